@@ -1,0 +1,179 @@
+// Package abi is the contract between the mote monitor (host side) and the
+// mote library OS (guest side). Both sides import it; nothing here may import
+// anything outside the standard library, because the package is compiled into
+// every guest image.
+//
+// The guest runs entirely at CPL 3 (see docs/architecture.md): on the machines
+// mote targets, ring 0 is emulated and ~1000x slower, so the monitor starts
+// the vCPU directly in 64-bit user mode with everything below already set up.
+//
+// Guest-physical layout (identity-mapped: for RAM, VA == GPA, except page 0):
+//
+//	0x0000_0000  page 0, never mapped (nil dereferences fault)
+//	0x0000_1000  GDT            (GDTBase)
+//	0x0000_2000  IDT            (IDTBase, 256 gates)
+//	0x0000_3000  TSS per CPU    (TSSBase + cpu*TSSStride)
+//	0x0001_0000  per-CPU areas  (PerCPUBase + cpu*PerCPUSize); GS base of cpu
+//	0x0002_0000  ring-0 stacks  (Ring0StackBase + (cpu+1)*Ring0StackSize = TSS.RSP0)
+//	0x0003_0000  BootInfo       (BootInfoBase), then argv/env strings
+//	0x0004_0000  boot stacks    (BootStackTop(cpu))
+//	0x0008_0000  page tables built by the monitor (PageTableBase..PageTableEnd)
+//	0x0040_0000  the ELF image at its link addresses (Go's default)
+//	image end .. MemSize: free RAM, owned by the guest's frame allocator
+//	HypercallBase: one MMIO page outside RAM; stores to it are hypercalls
+package abi
+
+// Version is the monitor<->guest ABI version carried in every image's note.
+// Bump it on any incompatible change to this package.
+const Version = 1
+
+// ELF note that marks a mote image. It is a PT_NOTE segment added by the
+// image builder after linking.
+const (
+	NoteName       = "mote"
+	NoteTypeABI    = 1 // desc: Note (little endian)
+	NoteTypeConfig = 2 // desc: baked args and env, see EncodeConfig
+)
+
+// Note is the descriptor of the NoteTypeABI note.
+type Note struct {
+	Version      uint32
+	Flags        uint32
+	Entry        uint64 // VA of the boot entry (ring 3), symbol mote_start
+	Vectors      uint64 // VA of the ring-0 vector stubs, symbol mote_vectors
+	VectorStride uint64 // bytes between consecutive stubs
+	SyscallTrap  uint64 // VA of the ring-0 SYSCALL handler (MSR LSTAR), symbol mote_systrap
+}
+
+// NoteSize is the encoded size of Note.
+const NoteSize = 40
+
+// Symbols the image builder looks up to fill Note.
+const (
+	SymEntry       = "mote_start"
+	SymVectors     = "mote_vectors"
+	SymSyscallTrap = "mote_systrap"
+)
+
+// Fixed guest-physical layout.
+const (
+	PageSize = 4096
+
+	GDTBase        = 0x1000
+	IDTBase        = 0x2000
+	TSSBase        = 0x3000
+	TSSStride      = 0x80
+	PerCPUBase     = 0x10000
+	PerCPUSize     = 0x1000
+	MaxCPUs        = 16
+	Ring0StackBase = 0x20000
+	Ring0StackSize = 0x1000
+	BootInfoBase   = 0x30000
+	BootInfoSize   = 0x10000 // BootInfo struct plus the strings that follow it
+	BootStackBase  = 0x40000
+	BootStackSize  = 0x4000 // per CPU
+	PageTableBase  = 0x80000
+	PageTableEnd   = 0x100000
+	ImageBase      = 0x400000 // lowest address an image may load at
+
+	// MaxMemory bounds guest RAM so that RAM never overlaps the hypercall page.
+	MaxMemory     = 0xC000_0000
+	HypercallBase = 0xD000_0000 // guest-physical and virtual (identity mapped, user RW)
+)
+
+// BootStackTop is the initial RSP of cpu.
+func BootStackTop(cpu int) uint64 {
+	return BootStackBase + uint64(cpu+1)*BootStackSize
+}
+
+// GDT selectors. The guest runs with CS=UserCS, SS=DS=ES=FS=GS=UserDS.
+// The layout matches SYSCALL/SYSRET: STAR = KernelCS<<32 | (UserDS-8)<<48.
+const (
+	KernelCS = 0x08
+	KernelDS = 0x10
+	UserDS   = 0x18 | 3
+	UserCS   = 0x20 | 3
+	TSSSel0  = 0x28 // TSS of cpu i at TSSSel0 + 16*i (16-byte system descriptors)
+)
+
+// Interrupt vectors.
+const (
+	TimerVector    = 32   // LAPIC timer, periodic, programmed by the monitor
+	SpuriousVector = 0xff // LAPIC spurious vector
+)
+
+// Per-CPU area fields initialised by the monitor (everything else in the
+// PerCPUSize bytes is zero at boot and owned by the guest).
+const (
+	PerCPUSelf   = 0  // uint64: the area's own address (GS base)
+	PerCPUIndex  = 8  // uint64: cpu number
+	PerCPUMasked = 16 // uint64: nonzero while the guest kernel runs; the monitor starts it at 1
+)
+
+// Hypercalls: the guest stores an 8-byte value to HypercallBase + 8*number.
+// The store exits to the monitor as KVM_EXIT_MMIO. Arguments that do not fit
+// in 8 bytes are passed as the guest-physical address of a struct in RAM,
+// which the monitor bounds-checks before use.
+const (
+	HcExit        = 0 // value: exit status (low 32 bits, as exit_group)
+	HcWrite       = 1 // value: GPA of WriteArgs
+	HcIdle        = 2 // value: deadline in guest monotonic ns (^0: no deadline); returns on deadline or event
+	HcFatal       = 3 // value: GPA of FatalReport; the monitor prints it and exits non-zero
+	NumHypercalls = 4
+)
+
+// WriteArgs is the argument block of HcWrite. Buf is guest-physical and must
+// lie inside RAM. The monitor stores the result (bytes written, or -errno).
+type WriteArgs struct {
+	Fd     uint64 // 1 stdout, 2 stderr
+	Buf    uint64
+	Len    uint64
+	Result int64
+}
+
+// FatalReport is the argument block of HcFatal: the guest kernel hit
+// something it cannot turn into a signal (a fault inside the kernel, an
+// impossible state). Msg is guest-physical.
+type FatalReport struct {
+	Vector                               uint64 // exception vector, or ^0 for a software-detected failure
+	ErrCode                              uint64
+	CR2                                  uint64
+	RIP                                  uint64
+	RSP                                  uint64
+	RFLAGS                               uint64
+	RBP                                  uint64
+	RAX, RBX, RCX, RDX, RSI, RDI         uint64
+	R8, R9, R10, R11, R12, R13, R14, R15 uint64
+	Msg                                  uint64
+	MsgLen                               uint64
+}
+
+// BootInfo lives at BootInfoBase. Strings (argv then envp, each
+// NUL-terminated) follow at StringsGPA.
+type BootInfo struct {
+	Magic       uint64 // BootMagic
+	Version     uint32 // Version
+	NumCPUs     uint32
+	MemSize     uint64 // guest RAM is [0, MemSize)
+	ImageEnd    uint64 // end of the loaded image (page aligned, includes bss)
+	FreeStart   uint64 // first byte of RAM free for the guest allocator (page aligned)
+	PML4        uint64 // guest-physical address of the PML4 (CR3)
+	TSCHz       uint64 // TSC frequency in Hz (KVM_GET_TSC_KHZ * 1000)
+	WallClockNs int64  // host CLOCK_REALTIME in ns, sampled just before the first KVM_RUN
+	TickNs      uint64 // LAPIC periodic timer period, 0 if no timer
+	Argc        uint32
+	Envc        uint32
+	StringsGPA  uint64
+	StringsLen  uint64
+	Flags       uint64   // BootFlag*
+	Seed        [32]byte // entropy from the host (getrandom)
+	Hostname    [64]byte // NUL-terminated
+}
+
+// BootMagic identifies a BootInfo.
+const BootMagic = 0x746f6f62_65746f6d // "moteboot"
+
+// Boot flags.
+const (
+	BootFlagDebug = 1 << 0 // log unimplemented system calls (once each) to stderr
+)

@@ -1,0 +1,107 @@
+package image_test
+
+import (
+	"debug/elf"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/motevm/mote/abi"
+	"github.com/motevm/mote/image"
+	"github.com/motevm/mote/image/imagetest"
+)
+
+func goodSpec() imagetest.Spec {
+	code := make([]byte, 0x100)
+	return imagetest.Spec{
+		Segments: []imagetest.Segment{{Vaddr: 0x400000, Data: code, Memsz: 0x3000}},
+		Note:     &abi.Note{Version: abi.Version, Entry: 0x400000, Vectors: 0x400010, VectorStride: 16, SyscallTrap: 0x400020},
+		Config:   &abi.Config{Args: []string{"-v"}, Env: []string{"A=1"}},
+		Syms:     []imagetest.Sym{{Name: "mote_start", Addr: 0x400000, Size: 0x10}, {Name: "mote_vectors", Addr: 0x400010, Size: 0x10}, {Name: "main.main", Addr: 0x400040, Size: 0x40}},
+	}
+}
+
+func write(t *testing.T, b []byte) string {
+	p := filepath.Join(t.TempDir(), "x.img")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestOpenGood(t *testing.T) {
+	p := write(t, imagetest.Build(goodSpec()))
+	img, err := image.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Start != 0x400000 || img.End != 0x403000 || len(img.Segments) != 1 || len(img.Segments[0].Data) != 0x100 {
+		t.Fatalf("bad layout: %+v", img)
+	}
+	if img.Note.Entry != 0x400000 || img.Note.VectorStride != 16 {
+		t.Fatalf("note %+v", img.Note)
+	}
+	if strings.Join(img.Config.Args, ",") != "-v" || strings.Join(img.Config.Env, ",") != "A=1" {
+		t.Fatalf("config %+v", img.Config)
+	}
+	if n, off := img.Symbolize(0x400048); n != "main.main" || off != 8 {
+		t.Fatalf("Symbolize = %q+%d", n, off)
+	}
+	if n, _ := img.Symbolize(0x400030); n != "" {
+		t.Fatalf("Symbolize in a gap = %q", n)
+	}
+	if n, _ := img.Symbolize(0x100); n != "" {
+		t.Fatalf("Symbolize below = %q", n)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	good := imagetest.Build(goodSpec())
+	noNote := goodSpec()
+	noNote.Note = nil
+	badVer := goodSpec()
+	badVer.Note = &abi.Note{Version: abi.Version + 41, Entry: 0x400000, Vectors: 0x400000, SyscallTrap: 0x400000}
+	arm := goodSpec()
+	arm.Machine = elf.EM_AARCH64
+	low := goodSpec()
+	low.Segments = []imagetest.Segment{{Vaddr: 0x80000, Data: make([]byte, 16)}}
+	overlap := goodSpec()
+	overlap.Segments = append(overlap.Segments, imagetest.Segment{Vaddr: 0x401000, Data: make([]byte, 16)})
+	elf32 := append([]byte(nil), good...)
+	elf32[elf.EI_CLASS] = byte(elf.ELFCLASS32)
+
+	cases := []struct {
+		name string
+		data []byte // nil: missing file
+		want string
+	}{
+		{"missing", nil, ": no such file"},
+		{"not ELF", []byte("#!/bin/sh\necho hi\n"), "is not an ELF file (not a mote image)"},
+		{"empty", []byte{}, "is not an ELF file (not a mote image)"},
+		{"ELF32", elf32, "32-bit ELF"},
+		{"arm64", imagetest.Build(arm), "not a mote image (mote images are x86-64)"},
+		{"no note", imagetest.Build(noNote), "is not a mote image (no mote note; build it with `mote build`)"},
+		{"wrong version", imagetest.Build(badVer), "was built for mote ABI v42, this monitor speaks v1; rebuild it with this mote"},
+		{"truncated header", good[:40], "is truncated or corrupt"},
+		{"truncated segment", good[:0x200], "is truncated or corrupt"},
+		{"low segment", imagetest.Build(low), "outside the image area"},
+		{"overlap", imagetest.Build(overlap), "overlapping segments"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "x.img")
+			if c.data != nil {
+				p = write(t, c.data)
+			}
+			_, err := image.Open(p)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Open: got %v, want %q", err, c.want)
+			}
+			if !strings.HasPrefix(err.Error(), p) {
+				t.Fatalf("error does not start with the path: %v", err)
+			}
+		})
+	}
+}
+

@@ -104,4 +104,3 @@ func TestOpenErrors(t *testing.T) {
 		})
 	}
 }
-

@@ -1,0 +1,95 @@
+package vmm
+
+import (
+	"encoding/binary"
+	"errors"
+	"path/filepath"
+	"strings"
+
+	"github.com/motevm/mote/abi"
+)
+
+// Offsets of abi.BootInfo fields (checked against unsafe.Offsetof in tests).
+const (
+	biMagic       = 0
+	biVersion     = 8
+	biNumCPUs     = 12
+	biMemSize     = 16
+	biImageEnd    = 24
+	biFreeStart   = 32
+	biPML4        = 40
+	biTSCHz       = 48
+	biWallClockNs = 56
+	biTickNs      = 64
+	biArgc        = 72
+	biEnvc        = 76
+	biStringsGPA  = 80
+	biStringsLen  = 88
+	biFlags       = 96
+	biSeed        = 104
+	biHostname    = 136
+	biSize        = 200
+)
+
+var errArgsTooLarge = errors.New("arguments and environment too large")
+
+// encodeBootInfo writes bi into b (biSize bytes).
+func encodeBootInfo(b []byte, bi *abi.BootInfo) {
+	le := binary.LittleEndian
+	le.PutUint64(b[biMagic:], bi.Magic)
+	le.PutUint32(b[biVersion:], bi.Version)
+	le.PutUint32(b[biNumCPUs:], bi.NumCPUs)
+	le.PutUint64(b[biMemSize:], bi.MemSize)
+	le.PutUint64(b[biImageEnd:], bi.ImageEnd)
+	le.PutUint64(b[biFreeStart:], bi.FreeStart)
+	le.PutUint64(b[biPML4:], bi.PML4)
+	le.PutUint64(b[biTSCHz:], bi.TSCHz)
+	le.PutUint64(b[biWallClockNs:], uint64(bi.WallClockNs))
+	le.PutUint64(b[biTickNs:], bi.TickNs)
+	le.PutUint32(b[biArgc:], bi.Argc)
+	le.PutUint32(b[biEnvc:], bi.Envc)
+	le.PutUint64(b[biStringsGPA:], bi.StringsGPA)
+	le.PutUint64(b[biStringsLen:], bi.StringsLen)
+	le.PutUint64(b[biFlags:], bi.Flags)
+	copy(b[biSeed:biSeed+32], bi.Seed[:])
+	copy(b[biHostname:biHostname+64], bi.Hostname[:])
+}
+
+// argv0 is the program name the guest sees: the image file's base name
+// without ".img".
+func argv0(imagePath string) string {
+	return strings.TrimSuffix(filepath.Base(imagePath), ".img")
+}
+
+// mergeEnv appends overrides to base; a later KEY=... replaces an earlier
+// one in place.
+func mergeEnv(base, overrides []string) []string {
+	var out []string
+	idx := map[string]int{}
+	for _, e := range append(append([]string(nil), base...), overrides...) {
+		k, _, _ := strings.Cut(e, "=")
+		if i, ok := idx[k]; ok {
+			out[i] = e
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, e)
+	}
+	return out
+}
+
+// encodeStrings returns argv then env, each NUL-terminated, checking that
+// they fit after the BootInfo struct.
+func encodeStrings(argv, env []string) ([]byte, error) {
+	var b []byte
+	for _, s := range append(append([]string(nil), argv...), env...) {
+		if strings.IndexByte(s, 0) >= 0 {
+			return nil, errors.New("arguments and environment must not contain NUL bytes")
+		}
+		b = append(append(b, s...), 0)
+		if len(b) > abi.BootInfoSize-biSize {
+			return nil, errArgsTooLarge
+		}
+	}
+	return b, nil
+}

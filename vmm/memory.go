@@ -1,0 +1,70 @@
+package vmm
+
+import (
+	"encoding/binary"
+
+	"golang.org/x/sys/unix"
+)
+
+// memory is guest RAM: guest-physical [0, len(b)). Every access with a
+// guest-supplied address goes through the bounds-checked helpers below.
+type memory struct {
+	b []byte
+}
+
+// newMemory maps size bytes of anonymous memory for the guest. populate
+// pre-faults the host mapping (MAP_POPULATE).
+func newMemory(size uint64, populate bool) (*memory, error) {
+	flags := unix.MAP_PRIVATE | unix.MAP_ANONYMOUS | unix.MAP_NORESERVE
+	if populate {
+		flags |= unix.MAP_POPULATE
+	}
+	b, err := unix.Mmap(-1, 0, int(size), unix.PROT_READ|unix.PROT_WRITE, flags)
+	if err != nil {
+		return nil, err
+	}
+	return &memory{b: b}, nil
+}
+
+func (m *memory) free() {
+	if m.b != nil {
+		unix.Munmap(m.b)
+		m.b = nil
+	}
+}
+
+func (m *memory) size() uint64 { return uint64(len(m.b)) }
+
+// slice returns guest RAM [gpa, gpa+n), or false if any of it is outside RAM.
+func (m *memory) slice(gpa, n uint64) ([]byte, bool) {
+	end := gpa + n
+	if end < gpa || end > uint64(len(m.b)) {
+		return nil, false
+	}
+	return m.b[gpa:end:end], true
+}
+
+// u64 reads the little-endian uint64 at gpa.
+func (m *memory) u64(gpa uint64) (uint64, bool) {
+	b, ok := m.slice(gpa, 8)
+	if !ok {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint64(b), true
+}
+
+// put64 writes a little-endian uint64 at gpa.
+func (m *memory) put64(gpa, v uint64) bool {
+	b, ok := m.slice(gpa, 8)
+	if ok {
+		binary.LittleEndian.PutUint64(b, v)
+	}
+	return ok
+}
+
+// mustPut64 writes monitor-chosen (known in-range) addresses.
+func (m *memory) mustPut64(gpa, v uint64) {
+	if !m.put64(gpa, v) {
+		panic("vmm: internal error: write outside guest RAM")
+	}
+}

@@ -1,0 +1,301 @@
+// Package vmm is mote's monitor: it boots a mote image in a KVM virtual
+// machine, with the boot state described by package abi, and serves the
+// guest's hypercalls until it exits.
+package vmm
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/motevm/mote/abi"
+	"github.com/motevm/mote/image"
+	"github.com/motevm/mote/vmm/kvm"
+)
+
+// Config describes one run of an image.
+type Config struct {
+	ImagePath   string
+	MemoryBytes uint64   // guest RAM; rounded up to 2 MiB; 0 means DefaultMemory
+	CPUs        int      // 0 means 1
+	Args        []string // argv after argv[0]
+	Env         []string // KEY=VALUE, override the image's baked env
+	Stdout      io.Writer
+	Stderr      io.Writer
+	Debug       bool   // sets abi.BootFlagDebug
+	Hostname    string // "" means "mote"
+
+	tick     time.Duration // LAPIC timer period: 0 means DefaultTick, <0 no timer
+	populate int           // host memory pre-faulting: 0 default, 1 on, -1 off
+}
+
+// Defaults.
+const (
+	DefaultMemory = 256 << 20
+	DefaultTick   = 10 * time.Millisecond
+)
+
+// CrashStatus is the exit status of a crashed guest (like SIGABRT).
+const CrashStatus = 134
+
+// Run boots the image and returns the guest's exit status. err is set, with
+// one sentence for the user, only when the guest could not be started.
+func Run(cfg Config) (exitStatus int, err error) {
+	vm, err := newVM(cfg)
+	if err != nil {
+		return 0, err
+	}
+	defer vm.close()
+	return vm.run(), nil
+}
+
+// vm is one running virtual machine.
+type vm struct {
+	cfg   Config
+	img   *image.Image
+	sys   *kvm.System
+	kvm   *kvm.VM
+	mem   *memory
+	cpus  []*vcpu
+	pml4  uint64
+	tick  time.Duration
+	mono0 int64 // host CLOCK_MONOTONIC of guest monotonic 0
+
+	out consoleOut
+
+	stopOnce sync.Once
+	done     chan struct{}
+	status   int
+
+	// timings, for tests and measurements
+	tStart, tReady, tFirstExit time.Time
+	firstExit                  sync.Once
+}
+
+func memString(n uint64) string {
+	switch {
+	case n%(1<<30) == 0:
+		return fmt.Sprintf("%dG", n>>30)
+	case n%(1<<20) == 0:
+		return fmt.Sprintf("%dM", n>>20)
+	}
+	return fmt.Sprintf("%d", n)
+}
+
+func newVM(cfg Config) (_ *vm, err error) {
+	v := &vm{cfg: cfg, done: make(chan struct{}), tStart: time.Now()}
+	defer func() {
+		if err != nil {
+			v.close()
+		}
+	}()
+	if cfg.CPUs == 0 {
+		cfg.CPUs = 1
+	}
+	if cfg.CPUs < 0 || cfg.CPUs > abi.MaxCPUs {
+		return nil, fmt.Errorf("--cpus %d is out of range (1 to %d)", cfg.CPUs, abi.MaxCPUs)
+	}
+	if cfg.MemoryBytes == 0 {
+		cfg.MemoryBytes = DefaultMemory
+	}
+	if cfg.MemoryBytes > abi.MaxMemory {
+		return nil, fmt.Errorf("--memory %s is too large (mote supports at most %s)", memString(cfg.MemoryBytes), memString(abi.MaxMemory))
+	}
+	cfg.MemoryBytes = (cfg.MemoryBytes + twoMiB - 1) &^ (twoMiB - 1)
+	if cfg.Stdout == nil {
+		cfg.Stdout = io.Discard
+	}
+	if cfg.Stderr == nil {
+		cfg.Stderr = io.Discard
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = "mote"
+	}
+	if len(cfg.Hostname) >= 64 {
+		return nil, fmt.Errorf("hostname %q is too long (at most 63 bytes)", cfg.Hostname)
+	}
+	v.tick = cfg.tick
+	if v.tick == 0 {
+		v.tick = DefaultTick
+	}
+	v.cfg = cfg
+	v.out = consoleOut{stdout: cfg.Stdout, stderr: cfg.Stderr}
+
+	if v.img, err = image.Open(cfg.ImagePath); err != nil {
+		return nil, err
+	}
+	imageEnd := (v.img.End + abi.PageSize - 1) &^ (abi.PageSize - 1)
+	freeStart := (imageEnd + twoMiB - 1) &^ (twoMiB - 1)
+	if need := freeStart + twoMiB; cfg.MemoryBytes < need {
+		return nil, fmt.Errorf("--memory %s is too small for %s (needs at least %d MiB)", memString(cfg.MemoryBytes), cfg.ImagePath, need>>20)
+	}
+
+	if v.sys, err = kvm.Open(); err != nil {
+		switch {
+		case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENODEV), errors.Is(err, unix.ENXIO):
+			return nil, errors.New("/dev/kvm does not exist: mote needs Linux KVM (load the kvm module or run on a machine with virtualization)")
+		case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
+			return nil, errors.New("no permission to open /dev/kvm (add your user to the kvm group or run as root)")
+		}
+		return nil, fmt.Errorf("cannot open /dev/kvm: %v", err)
+	}
+	maxCPUs := v.sys.CheckExtension(kvm.CapMaxVCPUs)
+	if maxCPUs <= 0 {
+		maxCPUs = v.sys.CheckExtension(kvm.CapNrVCPUs)
+	}
+	if maxCPUs > 0 && cfg.CPUs > maxCPUs {
+		return nil, fmt.Errorf("--cpus %d is more than this host's KVM allows (%d)", cfg.CPUs, maxCPUs)
+	}
+	if v.kvm, err = v.sys.CreateVM(); err != nil {
+		return nil, fmt.Errorf("cannot create a KVM virtual machine: %v", err)
+	}
+	if err = v.kvm.CreateIRQChip(); err != nil {
+		return nil, fmt.Errorf("cannot create the virtual interrupt controller: %v", err)
+	}
+
+	populate := cfg.populate >= 0
+	if v.mem, err = newMemory(cfg.MemoryBytes, populate); err != nil {
+		return nil, fmt.Errorf("cannot allocate %s of guest memory: %v", memString(cfg.MemoryBytes), err)
+	}
+	if err = v.kvm.SetMemory(0, 0, v.mem.b); err != nil {
+		return nil, fmt.Errorf("cannot give guest memory to KVM: %v", err)
+	}
+
+	// Boot state in guest RAM.
+	for _, s := range v.img.Segments {
+		copy(v.mem.b[s.Vaddr:], s.Data)
+	}
+	v.pml4 = buildPageTables(v.mem)
+	writeGDT(v.mem, cfg.CPUs)
+	writeIDT(v.mem, v.img.Note)
+	writePerCPU(v.mem, cfg.CPUs)
+	tscHz := v.tscHz()
+	bi := abi.BootInfo{
+		Magic: abi.BootMagic, Version: abi.Version, NumCPUs: uint32(cfg.CPUs),
+		MemSize: cfg.MemoryBytes, ImageEnd: imageEnd, FreeStart: freeStart, PML4: v.pml4,
+		TSCHz: tscHz,
+	}
+	if v.tick > 0 {
+		bi.TickNs = uint64(v.tick.Nanoseconds())
+	}
+	if cfg.Debug {
+		bi.Flags |= abi.BootFlagDebug
+	}
+	copy(bi.Hostname[:63], cfg.Hostname)
+	if _, err := unix.Getrandom(bi.Seed[:], 0); err != nil {
+		return nil, fmt.Errorf("cannot get random seed: %v", err)
+	}
+	argv := append(append([]string{argv0(cfg.ImagePath)}, v.img.Config.Args...), cfg.Args...)
+	env := mergeEnv(v.img.Config.Env, cfg.Env)
+	strs, err := encodeStrings(argv, env)
+	if err != nil {
+		return nil, err
+	}
+	bi.Argc, bi.Envc = uint32(len(argv)), uint32(len(env))
+	bi.StringsGPA, bi.StringsLen = abi.BootInfoBase+biSize, uint64(len(strs))
+	copy(v.mem.b[bi.StringsGPA:], strs)
+
+	// vCPUs.
+	cpuid, err := v.sys.SupportedCPUID()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the CPUID KVM supports: %v", err)
+	}
+	for i := 0; i < cfg.CPUs; i++ {
+		c, err := v.newVCPU(i, cpuid)
+		if err != nil {
+			return nil, fmt.Errorf("cannot set up vCPU %d: %v", i, err)
+		}
+		v.cpus = append(v.cpus, c)
+	}
+
+	if bi.TSCHz == 0 {
+		if khz, err := v.cpus[0].cpu.TSCKHz(); err == nil {
+			bi.TSCHz = khz * 1000
+		}
+	}
+
+	// The LAPIC timers start counting when programmed: do it last.
+	for _, c := range v.cpus {
+		if err := v.setupLAPIC(c.cpu); err != nil {
+			return nil, fmt.Errorf("cannot set up the local APIC of vCPU %d: %v", c.index, err)
+		}
+	}
+
+	// Clocks last, just before the first KVM_RUN.
+	var rt, mono unix.Timespec
+	unix.ClockGettime(unix.CLOCK_REALTIME, &rt)
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
+	bi.WallClockNs = rt.Nano()
+	v.mono0 = mono.Nano()
+	encodeBootInfo(v.mem.b[abi.BootInfoBase:abi.BootInfoBase+biSize], &bi)
+	v.tReady = time.Now()
+	return v, nil
+}
+
+// tscHz returns the guest TSC frequency from KVM_GET_TSC_KHZ on the VM, or
+// 0 (newVM then asks vCPU 0).
+func (v *vm) tscHz() uint64 {
+	if khz, err := v.kvm.TSCKHz(); err == nil && khz > 0 {
+		return khz * 1000
+	}
+	return 0
+}
+
+func (v *vm) close() {
+	for _, c := range v.cpus {
+		c.cpu.Close()
+	}
+	v.cpus = nil
+	if v.kvm != nil {
+		v.kvm.Close()
+		v.kvm = nil
+	}
+	if v.sys != nil {
+		v.sys.Close()
+		v.sys = nil
+	}
+	if v.mem != nil {
+		v.mem.free()
+	}
+}
+
+// run starts one thread per vCPU and waits until the guest exits or
+// crashes.
+func (v *vm) run() int {
+	var wg sync.WaitGroup
+	for _, c := range v.cpus {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v.loop(c)
+		}()
+	}
+	<-v.done
+	wg.Wait()
+	return v.status
+}
+
+// stop ends the run with status (the first call wins) and kicks every vCPU
+// out of KVM_RUN.
+func (v *vm) stop(status int) {
+	v.stopOnce.Do(func() {
+		v.status = status
+		close(v.done)
+		for _, c := range v.cpus {
+			c.kick()
+		}
+	})
+}
+
+func (v *vm) stopped() bool {
+	select {
+	case <-v.done:
+		return true
+	default:
+		return false
+	}
+}

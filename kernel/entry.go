@@ -1,0 +1,94 @@
+package kernel
+
+import (
+	"sync/atomic"
+	"unsafe"
+)
+
+// The kernel lock: taken on every kernel entry, held across switches between
+// kernel threads on a CPU, released only when the CPU idles in the monitor.
+var klockWord uint32
+
+func klock() {
+	for !atomic.CompareAndSwapUint32(&klockWord, 0, 1) {
+		cpuPause()
+	}
+}
+
+func kunlock() { atomic.StoreUint32(&klockWord, 0) }
+
+// syscallGo is called by mote_syscall on the thread's kernel stack with the
+// caller's registers in f. It stores the result in f.ax.
+func syscallGo(f *sysframe) {
+	klock()
+	t := curThread()
+	r := dispatch(t, f)
+	if t.full == 0 {
+		f.ax = uint64(r)
+	}
+	c := thisCPU()
+	if c.pending != 0 {
+		c.pending = 0
+		expireTimers()
+		yield()
+	}
+	if t.full == 0 && t.sigpending&^t.sigmask != 0 {
+		frameToContext(t, f)
+		if deliverSignals(t) {
+			t.full = 1
+		}
+	}
+	if t.full != 0 {
+		prepareResume(t)
+	}
+	kunlock()
+}
+
+// frameToContext copies the state of a thread inside a system call into its
+// full user context, as if the call had just returned.
+func frameToContext(t *thread, f *sysframe) {
+	t.rax, t.rbx, t.rbp, t.rdx = f.ax, f.bx, f.bp, f.dx
+	t.rsi, t.rdi = f.si, f.di
+	t.r8, t.r9, t.r10 = f.r8, f.r9, f.r10
+	t.r12, t.r13, t.r14, t.r15 = f.r12, f.r13, f.r14, f.r15
+	t.rip = *userU64(f.usp)
+	t.rsp = f.usp + 8
+	t.rcx = t.rip // as SYSCALL leaves them
+	t.rflags = 0x202
+	t.r11 = t.rflags
+	fxsave(threadAddr(t))
+	for i := 0; i < 16; i++ {
+		x := (*[2]uint64)(unsafe.Pointer(&t.fx[160+16*i]))
+		*x = f.xmm[i]
+	}
+}
+
+// prepareResume checks that the 24 bytes resumeuser writes below the user
+// SP are mapped; a thread whose stack is gone dies as on Linux.
+func prepareResume(t *thread) {
+	if !userOK(t.rsp-24, 24, true) {
+		kprint("mote: thread stack not mapped at resume\n")
+		killedBy(sigSEGV)
+	}
+}
+
+// trapGo handles an exception or timer interrupt taken in user mode; t's
+// full context has been saved by mote_upcall.
+func trapGo(tp uint64) {
+	klock()
+	t := threadAt(tp)
+	c := thisCPU()
+	vec, errCode, cr2 := c.trapVector, c.trapErr, c.trapCR2
+	switch {
+	case vec == 32:
+		c.pending = 0
+		expireTimers()
+		yield()
+	case vec == 14 && handlePageFault(cr2, errCode):
+	default:
+		faultSignal(t, vec, errCode, cr2)
+	}
+	deliverSignals(t)
+	prepareResume(t)
+	kunlock()
+}

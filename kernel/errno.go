@@ -1,0 +1,36 @@
+package kernel
+
+import "syscall"
+
+// Linux errno values, negated by system calls as the kernel ABI does.
+const (
+	ePERM      = int64(syscall.EPERM)
+	eNOENT     = int64(syscall.ENOENT)
+	eSRCH      = int64(syscall.ESRCH)
+	eINTR      = int64(syscall.EINTR)
+	eIO        = int64(syscall.EIO)
+	eBADF      = int64(syscall.EBADF)
+	eAGAIN     = int64(syscall.EAGAIN)
+	eNOMEM     = int64(syscall.ENOMEM)
+	eACCES     = int64(syscall.EACCES)
+	eFAULT     = int64(syscall.EFAULT)
+	eEXIST     = int64(syscall.EEXIST)
+	eNOTDIR    = int64(syscall.ENOTDIR)
+	eISDIR     = int64(syscall.EISDIR)
+	eINVAL     = int64(syscall.EINVAL)
+	eMFILE     = int64(syscall.EMFILE)
+	eNOTTY     = int64(syscall.ENOTTY)
+	eSPIPE     = int64(syscall.ESPIPE)
+	eROFS      = int64(syscall.EROFS)
+	eRANGE     = int64(syscall.ERANGE)
+	eNOSYS     = int64(syscall.ENOSYS)
+	eNODEV     = int64(syscall.ENODEV)
+	eTIMEDOUT  = int64(syscall.ETIMEDOUT)
+	eNAMETOOLONG = int64(syscall.ENAMETOOLONG)
+	eAFNOSUPPORT = int64(syscall.EAFNOSUPPORT)
+	eOPNOTSUPP   = int64(syscall.EOPNOTSUPP)
+	eCHILD       = int64(syscall.ECHILD)
+	eNOTSOCK     = int64(syscall.ENOTSOCK)
+	eLOOP        = int64(syscall.ELOOP)
+	eNOTEMPTY    = int64(syscall.ENOTEMPTY)
+)

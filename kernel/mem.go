@@ -1,0 +1,235 @@
+package kernel
+
+import (
+	"unsafe"
+
+	"github.com/motevm/mote/abi"
+)
+
+// Physical memory. RAM is [0, memSize), identity mapped by the monitor (VA ==
+// GPA) with user-accessible 2 MiB pages, so the kernel reaches any frame, the
+// page tables included, from ring 3. Free RAM is [FreeStart, memSize):
+//   - user frames (4 KiB, for anonymous mappings and page tables) are taken
+//     from the bottom (frameNext, never-touched RAM that is still zero) or
+//     from the free list (zeroed again on allocation);
+//   - kernel objects (threads and their stacks, tables) are carved from the
+//     top (frameLimit moves down) in contiguous runs.
+
+const pageSize = abi.PageSize
+
+var (
+	memSize    uint64
+	frameNext  uint64
+	frameLimit uint64
+	freeList   uint64 // singly linked through the first word of each free frame
+	freeCount  uint64
+	usedFrames uint64 // frames handed out for user memory and page tables
+)
+
+func memInit(bi *abi.BootInfo) {
+	memSize = bi.MemSize
+	frameNext = bi.FreeStart
+	frameLimit = bi.MemSize
+	pml4 = bi.PML4
+}
+
+func zeroPage(pa uint64) {
+	clear(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(pa))), pageSize))
+}
+
+// allocFrame returns a zeroed 4 KiB frame, or 0 when memory is exhausted.
+func allocFrame() uint64 {
+	if freeList != 0 {
+		f := freeList
+		freeList = *(*uint64)(unsafe.Pointer(uintptr(f)))
+		freeCount--
+		zeroPage(f)
+		usedFrames++
+		return f
+	}
+	if frameNext+pageSize <= frameLimit {
+		f := frameNext
+		frameNext += pageSize
+		usedFrames++
+		return f
+	}
+	return 0
+}
+
+func freeFrame(f uint64) {
+	*(*uint64)(unsafe.Pointer(uintptr(f))) = freeList
+	freeList = f
+	freeCount++
+	usedFrames--
+}
+
+// kallocPages returns n contiguous zeroed pages of kernel memory, or 0.
+func kallocPages(n uint64) uint64 {
+	size := n * pageSize
+	if frameLimit-frameNext < size {
+		return 0
+	}
+	frameLimit -= size
+	return frameLimit
+}
+
+// Page-table entry bits.
+const (
+	ptePresent  = 1 << 0
+	pteWrite    = 1 << 1
+	pteUser     = 1 << 2
+	ptePS       = 1 << 7
+	pteAddrMask = 0x000f_ffff_ffff_f000
+)
+
+var pml4 uint64
+
+func entryAt(table, idx uint64) *uint64 {
+	return (*uint64)(unsafe.Pointer(uintptr(table + idx*8)))
+}
+
+// pte returns the 4 KiB page-table entry for va, creating the intermediate
+// tables when alloc is set. It returns nil when a table is missing (and alloc
+// is false, or memory is exhausted) or va is covered by a large page.
+func pte(va uint64, alloc bool) *uint64 {
+	t := pml4
+	for shift := uint64(39); shift > 12; shift -= 9 {
+		e := entryAt(t, (va>>shift)&511)
+		if *e&ptePresent == 0 {
+			if !alloc {
+				return nil
+			}
+			f := allocFrame()
+			if f == 0 {
+				return nil
+			}
+			*e = f | ptePresent | pteWrite | pteUser
+		}
+		if *e&ptePS != 0 {
+			return nil
+		}
+		t = *e & pteAddrMask
+	}
+	return entryAt(t, (va>>12)&511)
+}
+
+// nextTableBoundary returns the first address after va not covered by the
+// same missing table, used to skip unpopulated ranges quickly.
+func skipMissing(va uint64) uint64 {
+	t := pml4
+	for shift := uint64(39); shift > 12; shift -= 9 {
+		e := entryAt(t, (va>>shift)&511)
+		if *e&ptePresent == 0 || *e&ptePS != 0 {
+			return (va | (1<<shift - 1)) + 1
+		}
+		t = *e & pteAddrMask
+	}
+	return va + pageSize
+}
+
+// TLB invalidation needs ring 0: addresses are queued in the per-CPU list and
+// flushed by one trap (see the r0service stub).
+func tlbQueue(va uint64) {
+	c := thisCPU()
+	if c.r0req == 2 {
+		return
+	}
+	if c.r0n == r0ListLen {
+		c.r0req = 2
+		return
+	}
+	c.r0list[c.r0n] = va
+	c.r0n++
+	c.r0req = 1
+}
+
+func tlbFlush() {
+	c := thisCPU()
+	if c.r0req != 0 {
+		ring0Service()
+		c.r0n = 0
+	}
+}
+
+// zapRange unmaps and frees every present 4 KiB page in [start, end).
+func zapRange(start, end uint64) {
+	for va := start; va < end; {
+		e := pte(va, false)
+		if e == nil {
+			va = skipMissing(va)
+			continue
+		}
+		if *e&ptePresent != 0 {
+			freeFrame(*e & pteAddrMask)
+			*e = 0
+			tlbQueue(va)
+		}
+		va += pageSize
+	}
+	tlbFlush()
+}
+
+// protectRange sets or clears the write bit of present pages in [start, end).
+func protectRange(start, end uint64, writable bool) {
+	for va := start; va < end; {
+		e := pte(va, false)
+		if e == nil {
+			va = skipMissing(va)
+			continue
+		}
+		if *e&ptePresent != 0 {
+			old := *e
+			if writable {
+				*e |= pteWrite
+			} else {
+				*e &^= pteWrite
+			}
+			if *e != old {
+				tlbQueue(va)
+			}
+		}
+		va += pageSize
+	}
+	tlbFlush()
+}
+
+// userBytes views user memory as a byte slice; the range must be validated.
+func userBytes(p, n uint64) []byte {
+	if n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(uintptr(p))), n)
+}
+
+func userU64(p uint64) *uint64 { return (*uint64)(unsafe.Pointer(uintptr(p))) }
+func userU32(p uint64) *uint32 { return (*uint32)(unsafe.Pointer(uintptr(p))) }
+
+// userOK reports whether [p, p+n) is accessible user memory, faulting in
+// pages of anonymous mappings as needed so the kernel can touch the range
+// without taking a fault itself.
+func userOK(p, n uint64, write bool) bool {
+	if n == 0 {
+		return true
+	}
+	end := p + n
+	if end < p {
+		return false
+	}
+	// The identity-mapped region: RAM (image, kernel memory) is always mapped.
+	if end <= memSize {
+		return p >= pageSize
+	}
+	if p < userMin || end > userMax {
+		return false
+	}
+	for va := p &^ (pageSize - 1); va < end; va += pageSize {
+		e := pte(va, false)
+		if e != nil && *e&ptePresent != 0 && (!write || *e&pteWrite != 0) {
+			continue
+		}
+		if !populate(va, write) {
+			return false
+		}
+	}
+	return true
+}

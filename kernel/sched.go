@@ -1,0 +1,281 @@
+package kernel
+
+import (
+	"unsafe"
+
+	"github.com/motevm/mote/abi"
+)
+
+// Threads and scheduling. The kernel is not preemptible: it runs with
+// cpu.masked set, and a thread leaves the CPU only by blocking inside a system
+// call (a voluntary switchto between kernel stacks) or, in user mode, when the
+// timer tick's upcall finds other runnable threads (round robin, one tick =
+// one time slice). With nothing runnable the CPU sleeps in the monitor's idle
+// hypercall until the next timer deadline or an event: idle never spins.
+//
+// SMP: per-CPU state is in cpu; the shared structures (run queue, timer list,
+// thread list, futex queues, memory) are protected by the kernel lock klock,
+// taken on every kernel entry. One vCPU runs the scheduler for now (other
+// vCPUs park in the monitor); the lock is what makes adding them possible.
+
+var (
+	runqHead, runqTail uint64
+	timerHead          uint64 // threads with a deadline, sorted by wakeAt
+	allThreads         uint64
+	nthreads           int
+	nextTid            int32 = 1
+	zombie             uint64 // a dead thread whose stack is still in use
+	threadFreeList     uint64
+	numCPUs            int
+)
+
+// Reasons block returns.
+const (
+	wakeNormal  = 0
+	wakeTimeout = 1
+	wakeSignal  = 2
+)
+
+// newThread allocates a thread with its kernel stack.
+func newThread() *thread {
+	var p uint64
+	if threadFreeList != 0 {
+		p = threadFreeList
+		threadFreeList = threadAt(p).next
+		clear(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(p))), threadPages*pageSize))
+	} else {
+		p = kallocPages(threadPages + kstackSize/pageSize)
+		if p == 0 {
+			return nil
+		}
+	}
+	t := threadAt(p)
+	t.kstackLo = p + threadPages*pageSize
+	t.kstackHi = t.kstackLo + kstackSize
+	t.kg.stackLo = t.kstackLo
+	t.kg.stackHi = t.kstackHi
+	t.kg.stackguard0 = t.kstackLo + 2048
+	t.kg.stackguard1 = t.kg.stackguard0
+	t.ktlsG = uint64(uintptr(unsafe.Pointer(&t.kg)))
+	t.tid = nextTid
+	nextTid++
+	t.allNext = allThreads
+	allThreads = p
+	nthreads++
+	// First switch to the thread lands in threadstart (BP = 0, then the PC).
+	sp := t.kstackHi - 16
+	*userU64(sp) = 0
+	*userU64(sp + 8) = threadStartPC()
+	t.ksp = sp
+	// Default user FPU state: FXSAVE of a clean state would do, but the
+	// creator's state is copied by callers; set MXCSR sane anyway.
+	*(*uint32)(unsafe.Pointer(&t.fx[24])) = 0x1f80
+	return t
+}
+
+func threadAddr(t *thread) uint64 { return uint64(uintptr(unsafe.Pointer(t))) }
+
+func findThread(tid int32) *thread {
+	for p := allThreads; p != 0; p = threadAt(p).allNext {
+		if t := threadAt(p); t.tid == tid && t.state != tsDead {
+			return t
+		}
+	}
+	return nil
+}
+
+func freeThread(t *thread) {
+	p := threadAddr(t)
+	// unlink from allThreads
+	if allThreads == p {
+		allThreads = t.allNext
+	} else {
+		for q := allThreads; q != 0; q = threadAt(q).allNext {
+			if threadAt(q).allNext == p {
+				threadAt(q).allNext = t.allNext
+				break
+			}
+		}
+	}
+	nthreads--
+	t.state = tsFree
+	t.next = threadFreeList
+	threadFreeList = p
+}
+
+func runqPut(t *thread) {
+	t.state = tsRunnable
+	t.next = 0
+	p := threadAddr(t)
+	if runqTail == 0 {
+		runqHead = p
+	} else {
+		threadAt(runqTail).next = p
+	}
+	runqTail = p
+}
+
+func runqGet() *thread {
+	p := runqHead
+	if p == 0 {
+		return nil
+	}
+	t := threadAt(p)
+	runqHead = t.next
+	if runqHead == 0 {
+		runqTail = 0
+	}
+	t.next = 0
+	return t
+}
+
+func timerAdd(t *thread) {
+	p := threadAddr(t)
+	t.onTimers = 1
+	if timerHead == 0 || threadAt(timerHead).wakeAt > t.wakeAt {
+		t.tnext = timerHead
+		timerHead = p
+		return
+	}
+	q := timerHead
+	for threadAt(q).tnext != 0 && threadAt(threadAt(q).tnext).wakeAt <= t.wakeAt {
+		q = threadAt(q).tnext
+	}
+	t.tnext = threadAt(q).tnext
+	threadAt(q).tnext = p
+}
+
+func timerDel(t *thread) {
+	if t.onTimers == 0 {
+		return
+	}
+	t.onTimers = 0
+	p := threadAddr(t)
+	if timerHead == p {
+		timerHead = t.tnext
+		return
+	}
+	for q := timerHead; q != 0; q = threadAt(q).tnext {
+		if threadAt(q).tnext == p {
+			threadAt(q).tnext = t.tnext
+			return
+		}
+	}
+}
+
+// expireTimers wakes every thread whose deadline has passed.
+func expireTimers() {
+	if timerHead == 0 {
+		return
+	}
+	now := uptime()
+	for timerHead != 0 {
+		t := threadAt(timerHead)
+		if t.wakeAt > now {
+			return
+		}
+		wake(t, wakeTimeout)
+	}
+}
+
+// wake makes a blocked thread runnable; block returns code.
+func wake(t *thread, code int32) {
+	if t.state != tsBlocked {
+		return
+	}
+	timerDel(t)
+	waitRemove(t)
+	t.wakeCode = code
+	runqPut(t)
+}
+
+// block puts the running thread to sleep until wake or, if deadline > 0,
+// until uptime deadline. With intr set a signal interrupts the sleep.
+func block(deadline int64, intr bool) int32 {
+	t := curThread()
+	if intr && t.sigpending&^t.sigmask != 0 {
+		waitRemove(t)
+		return wakeSignal
+	}
+	t.state = tsBlocked
+	t.wakeCode = wakeNormal
+	t.intrOK = 0
+	if intr {
+		t.intrOK = 1
+	}
+	t.wakeAt = deadline
+	if deadline > 0 {
+		timerAdd(t)
+	}
+	schedule()
+	return t.wakeCode
+}
+
+// schedule switches to the next runnable thread. The caller has set the
+// current thread's state (runnable and queued, blocked, or dead). It returns
+// when the current thread runs again.
+func schedule() {
+	c := thisCPU()
+	cur := threadAt(c.cur)
+	for {
+		expireTimers()
+		next := runqGet()
+		if next != nil {
+			next.state = tsRunning
+			if next != cur {
+				switchto(c.cur, threadAddr(next))
+			}
+			break
+		}
+		// Idle: sleep in the monitor until the next deadline.
+		deadline := ^uint64(0)
+		if timerHead != 0 {
+			deadline = uint64(threadAt(timerHead).wakeAt)
+		}
+		c.pending = 0
+		hypercall(abi.HcIdle, deadline)
+	}
+	if zombie != 0 && zombie != thisCPU().cur {
+		freeThread(threadAt(zombie))
+		zombie = 0
+	}
+}
+
+// yield gives the CPU to other runnable threads, if any.
+func yield() {
+	if runqHead == 0 {
+		return
+	}
+	runqPut(curThread())
+	schedule()
+}
+
+// exitThread ends the running thread.
+func exitThread(code int) {
+	t := curThread()
+	if t.clearTid != 0 && userOK(t.clearTid, 4, true) {
+		*userU32(t.clearTid) = 0
+		futexWake(t.clearTid, 1)
+	}
+	t.state = tsDead
+	t.exitCode = int32(code)
+	if nthreads-countDead() <= 0 {
+		exitGuest(code)
+	}
+	if zombie != 0 {
+		freeThread(threadAt(zombie))
+	}
+	zombie = threadAddr(t)
+	schedule()
+	kpanic("mote: dead thread scheduled")
+}
+
+func countDead() int {
+	n := 0
+	for p := allThreads; p != 0; p = threadAt(p).allNext {
+		if threadAt(p).state == tsDead {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,373 @@
+package kernel
+
+import (
+	"unsafe"
+)
+
+// Virtual memory: a sorted table of mappings (VMAs) in [userMin, userMax).
+// Mappings are reservations; frames are committed lazily on first touch
+// (page fault or kernel access), faultAround pages at a time, and returned by
+// munmap and MADV_DONTNEED (after which the pages read as zero, as mheap
+// expects).
+
+const (
+	userMin     = 0x1_0000_0000 // below: the identity-mapped RAM and devices
+	userMax     = 0x7fff_ffff_f000
+	mmapTop     = 0x7f00_0000_0000
+	maxVMAs     = 8192
+	faultAround = 16
+)
+
+const (
+	protRead  = 1
+	protWrite = 2
+	protExec  = 4
+)
+
+type vma struct {
+	start, end uint64
+	prot       uint32
+	flags      uint32
+}
+
+var (
+	vmaTable uint64 // *[maxVMAs]vma in kernel memory
+	nvma     int
+)
+
+func vmaInit() {
+	vmaTable = kallocPages(maxVMAs * uint64(unsafe.Sizeof(vma{})) / pageSize)
+	if vmaTable == 0 {
+		kpanic("mote: no memory for the mapping table")
+	}
+}
+
+func vmas() *[maxVMAs]vma { return (*[maxVMAs]vma)(unsafe.Pointer(uintptr(vmaTable))) }
+
+// vmaFind returns the index of the mapping containing va, or -1.
+func vmaFind(va uint64) int {
+	v := vmas()
+	lo, hi := 0, nvma
+	for lo < hi {
+		m := (lo + hi) / 2
+		if v[m].end <= va {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < nvma && v[lo].start <= va {
+		return lo
+	}
+	return -1
+}
+
+// rangeFree reports whether no mapping overlaps [start, end).
+func rangeFree(start, end uint64) bool {
+	v := vmas()
+	for i := 0; i < nvma; i++ {
+		if v[i].start < end && start < v[i].end {
+			return false
+		}
+		if v[i].start >= end {
+			break
+		}
+	}
+	return true
+}
+
+// vmaInsert adds [start, end), which must be free. It merges with an
+// adjacent mapping of the same protection.
+func vmaInsert(start, end uint64, prot uint32) bool {
+	v := vmas()
+	i := 0
+	for i < nvma && v[i].start < start {
+		i++
+	}
+	if i > 0 && v[i-1].end == start && v[i-1].prot == prot {
+		v[i-1].end = end
+		if i < nvma && v[i].start == end && v[i].prot == prot {
+			v[i-1].end = v[i].end
+			copy(v[i:nvma-1], v[i+1:nvma])
+			nvma--
+		}
+		return true
+	}
+	if i < nvma && v[i].start == end && v[i].prot == prot {
+		v[i].start = start
+		return true
+	}
+	if nvma == maxVMAs {
+		return false
+	}
+	copy(v[i+1:nvma+1], v[i:nvma])
+	v[i] = vma{start: start, end: end, prot: prot}
+	nvma++
+	return true
+}
+
+// vmaRemove removes [start, end) from the table, splitting mappings.
+func vmaRemove(start, end uint64) bool {
+	v := vmas()
+	for i := 0; i < nvma; i++ {
+		m := v[i]
+		if m.end <= start || m.start >= end {
+			continue
+		}
+		switch {
+		case m.start >= start && m.end <= end: // whole
+			copy(v[i:nvma-1], v[i+1:nvma])
+			nvma--
+			i--
+		case m.start < start && m.end > end: // split in two
+			if nvma == maxVMAs {
+				return false
+			}
+			copy(v[i+2:nvma+1], v[i+1:nvma])
+			nvma++
+			v[i].end = start
+			v[i+1] = vma{start: end, end: m.end, prot: m.prot}
+			i++
+		case m.start < start: // trim the tail
+			v[i].end = start
+		default: // trim the head
+			v[i].start = end
+		}
+	}
+	return true
+}
+
+// findFree returns the highest free range of size n below mmapTop, or 0.
+func findFree(n uint64) uint64 {
+	v := vmas()
+	top := uint64(mmapTop)
+	for i := nvma - 1; i >= -1; i-- {
+		var below uint64 = userMin
+		if i >= 0 {
+			if v[i].start >= top {
+				continue
+			}
+			below = v[i].end
+		}
+		if top >= below+n && top-n >= below {
+			return top - n
+		}
+		if i >= 0 {
+			top = v[i].start
+		}
+	}
+	return 0
+}
+
+const (
+	mapShared         = 0x01
+	mapPrivate        = 0x02
+	mapFixed          = 0x10
+	mapAnonymous      = 0x20
+	mapPopulate       = 0x8000
+	mapFixedNoreplace = 0x100000
+)
+
+func sysMmap(addr, length, prot, flags, fd, off uint64) int64 {
+	if length == 0 || addr&(pageSize-1) != 0 {
+		return -eINVAL
+	}
+	n := (length + pageSize - 1) &^ (pageSize - 1)
+	if n < length {
+		return -eNOMEM
+	}
+	if flags&mapAnonymous == 0 {
+		if int32(fd) < 0 || fdGet(int(int32(fd))) == nil {
+			return -eBADF
+		}
+		return -eNODEV
+	}
+	if flags&(mapShared|mapPrivate) == 0 {
+		return -eINVAL
+	}
+	var start uint64
+	switch {
+	case flags&(mapFixed|mapFixedNoreplace) != 0:
+		if addr < userMin || addr+n > userMax || addr+n < addr {
+			return -eNOMEM
+		}
+		if !rangeFree(addr, addr+n) {
+			if flags&mapFixedNoreplace != 0 {
+				return -eEXIST
+			}
+			zapRange(addr, addr+n)
+			if !vmaRemove(addr, addr+n) {
+				return -eNOMEM
+			}
+		}
+		start = addr
+	case addr >= userMin && addr+n <= userMax && addr+n > addr && rangeFree(addr, addr+n):
+		start = addr
+	default:
+		start = findFree(n)
+		if start == 0 {
+			return -eNOMEM
+		}
+	}
+	if !vmaInsert(start, start+n, uint32(prot)&(protRead|protWrite|protExec)) {
+		return -eNOMEM
+	}
+	if flags&mapPopulate != 0 && prot != 0 {
+		for va := start; va < start+n; va += pageSize {
+			if !populate(va, false) {
+				break
+			}
+		}
+	}
+	return int64(start)
+}
+
+func sysMunmap(addr, length uint64) int64 {
+	if addr&(pageSize-1) != 0 || length == 0 {
+		return -eINVAL
+	}
+	n := (length + pageSize - 1) &^ (pageSize - 1)
+	end := addr + n
+	if end < addr || addr < userMin || end > userMax {
+		// Linux accepts unmapping holes; outside the user window there is nothing to unmap.
+		if addr < userMin && end <= userMin {
+			return -eINVAL
+		}
+		return -eINVAL
+	}
+	zapRange(addr, end)
+	if !vmaRemove(addr, end) {
+		return -eNOMEM
+	}
+	return 0
+}
+
+func sysMprotect(addr, length, prot uint64) int64 {
+	if addr&(pageSize-1) != 0 {
+		return -eINVAL
+	}
+	n := (length + pageSize - 1) &^ (pageSize - 1)
+	end := addr + n
+	if n == 0 {
+		return 0
+	}
+	if end <= memSize { // the image: accepted, no protection change
+		return 0
+	}
+	if addr < userMin || end > userMax || end < addr {
+		return -eNOMEM
+	}
+	// Every page must be mapped.
+	for va := addr; va < end; {
+		i := vmaFind(va)
+		if i < 0 {
+			return -eNOMEM
+		}
+		va = vmas()[i].end
+	}
+	if !vmaRemove(addr, end) || !vmaInsert(addr, end, uint32(prot)&(protRead|protWrite|protExec)) {
+		return -eNOMEM
+	}
+	protectRange(addr, end, prot&protWrite != 0)
+	if prot&(protRead|protWrite|protExec) == 0 {
+		zapRange(addr, end) // PROT_NONE keeps no frames; contents are lost as after DONTNEED
+	}
+	return 0
+}
+
+const (
+	madvDontneed = 4
+	madvFree     = 8
+	madvRemove   = 9
+)
+
+func sysMadvise(addr, length, advice uint64) int64 {
+	if addr&(pageSize-1) != 0 {
+		return -eINVAL
+	}
+	n := (length + pageSize - 1) &^ (pageSize - 1)
+	switch advice {
+	case madvDontneed, madvFree, madvRemove:
+		if addr >= userMin && addr+n <= userMax && addr+n >= addr {
+			zapRange(addr, addr+n)
+		}
+	}
+	return 0
+}
+
+// populate maps the page at va (and up to faultAround pages around it, within
+// its mapping) for an access. It reports false if va is not mapped with a
+// protection that allows the access, or memory is exhausted.
+func populate(va uint64, write bool) bool {
+	i := vmaFind(va)
+	if i < 0 {
+		return false
+	}
+	m := vmas()[i]
+	if m.prot == 0 || (write && m.prot&protWrite == 0) {
+		return false
+	}
+	flags := uint64(ptePresent | pteUser)
+	if m.prot&protWrite != 0 {
+		flags |= pteWrite
+	}
+	page := va &^ (pageSize - 1)
+	lo := page &^ (faultAround*pageSize - 1)
+	hi := lo + faultAround*pageSize
+	if lo < m.start {
+		lo = m.start
+	}
+	if hi > m.end {
+		hi = m.end
+	}
+	e := pte(page, true)
+	if e == nil {
+		return false
+	}
+	if *e&ptePresent == 0 {
+		f := allocFrame()
+		if f == 0 {
+			return false
+		}
+		*e = f | flags
+	} else if write && *e&pteWrite == 0 {
+		return false
+	}
+	// Fault-around: the neighbours share the last-level table, so their
+	// entries are adjacent to e.
+	base := uint64(uintptr(unsafe.Pointer(e))) - ((page>>12)&511)*8
+	for a := lo; a < hi; a += pageSize {
+		if a == page || (a>>21) != (page>>21) {
+			continue
+		}
+		ne := entryAt(base, (a>>12)&511)
+		if *ne&ptePresent != 0 {
+			continue
+		}
+		f := allocFrame()
+		if f == 0 {
+			break
+		}
+		*ne = f | flags
+	}
+	return true
+}
+
+// handlePageFault resolves a user page fault; false means SIGSEGV.
+func handlePageFault(addr, errCode uint64) bool {
+	if errCode&1 != 0 && errCode&2 == 0 {
+		return false // protection violation on a present page, read
+	}
+	if addr < userMin || addr >= userMax {
+		return false
+	}
+	return populate(addr, errCode&2 != 0)
+}
+
+// segvCode tells SEGV_MAPERR from SEGV_ACCERR for a failed fault.
+func segvCode(addr uint64) int32 {
+	if addr >= userMin && addr < userMax && vmaFind(addr) >= 0 {
+		return 2 // SEGV_ACCERR
+	}
+	return 1 // SEGV_MAPERR
+}

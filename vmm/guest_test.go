@@ -21,20 +21,22 @@ import (
 //	          FatalReport at 0x401800, its message at 0x401900
 //	0x402000  vector stubs, 32 bytes each (ring 0)
 //	0x404000  timer handler (ring 0)
+//	0x404400  #UD handler (ring 0)
 //	0x404800  syscall trap (ring 0, unused)
 const (
-	gCode     = 0x400000
-	gData     = 0x401000
-	gBuf      = 0x401100
-	gCounter  = 0x401200
-	gFrames   = 0x401300
-	gFatal    = 0x401800
-	gFatalMsg = 0x401900
-	gVectors  = 0x402000
-	gStride   = 32
-	gTimer    = 0x404000
-	gSystrap  = 0x404800
-	gEnd      = 0x405000
+	gCode      = 0x400000
+	gData      = 0x401000
+	gBuf       = 0x401100
+	gCounter   = 0x401200
+	gFrames    = 0x401300
+	gFatal     = 0x401800
+	gFatalMsg  = 0x401900
+	gVectors   = 0x402000
+	gStride    = 32
+	gTimer     = 0x404000
+	gUDHandler = 0x404400
+	gSystrap   = 0x404800
+	gEnd       = 0x405000
 )
 
 type testGuest struct {
@@ -247,13 +249,36 @@ func TestWriteArgsOutsideRAM(t *testing.T) {
 
 func TestUD2Crash(t *testing.T) {
 	g := writeGuest(1, gBuf, 6)
-	// Write "hello\n" first (it must appear as last console output), then ud2.
+	// Write "hello\n" first (it must appear as last console output), then
+	// set up a frame chain and ud2.
 	code := append([]byte(nil), hcWriteThenExit[:15]...)
-	code = append(code, 0x0F, 0x0B)
+	code = append(code,
+		0x48, 0xC7, 0xC5, 0x00, 0x13, 0x40, 0x00, // mov rbp, 0x401300 (fake frame chain)
+		0x0F, 0x0B, // ud2   (at 0x400016)
+	)
 	g.put(gCode, code)
+	g.put64(gFrames, 0)
+	g.put64(gFrames+8, 0x400821)
+	// Vector 6: a handler that fills the FatalReport from the interrupt frame.
+	g.put(gUDHandler, []byte{
+		0x48, 0x8B, 0x04, 0x24, // mov rax, [rsp]          (frame RIP)
+		0x48, 0x89, 0x04, 0x25, 0x18, 0x18, 0x40, 0x00, // mov [0x401818], rax (report.RIP)
+		0x48, 0x8B, 0x44, 0x24, 0x18, // mov rax, [rsp+0x18]     (frame RSP)
+		0x48, 0x89, 0x04, 0x25, 0x20, 0x18, 0x40, 0x00, // mov [0x401820], rax (report.RSP)
+		0x48, 0x89, 0x2C, 0x25, 0x30, 0x18, 0x40, 0x00, // mov [0x401830], rbp (report.RBP)
+		0xC6, 0x04, 0x25, 0x00, 0x18, 0x40, 0x00, 0x06, // mov byte [0x401800], 6 (report.Vector)
+		0xBB, 0x18, 0x00, 0x00, 0xD0, // mov ebx, 0xD0000018      (HcFatal)
+		0xB8, 0x00, 0x18, 0x40, 0x00, // mov eax, 0x401800        (FatalReport)
+		0x48, 0x89, 0x03, // mov [rbx], rax
+		0xEB, 0xFE, // jmp .
+	})
+	slot := uint64(gVectors + 6*gStride)
+	g.put(slot, binary.LittleEndian.AppendUint32([]byte{0xE9}, uint32(gUDHandler-(slot+5)))) // jmp gUDHandler
 	r := runGuest(t, g.write(t, "ud.img"), nil)
 	t.Logf("report:\n%s", r.stderr)
-	for _, want := range []string{"mote: guest crashed: test fault", "vector 6 (#UD invalid opcode)", "cpu 0 at", "last console output:\nhello\n"} {
+	for _, want := range []string{"mote: guest crashed: test fault\n", "vector 6 (#UD invalid opcode)",
+		"cpu 0 at 0x400016 test_start+0x16\n", "rsp    0x0000000000044000", "rbp    0x0000000000401300",
+		"backtrace:\n  0x400016 test_start+0x16\n  0x400820 test_caller+0x20\n", "last console output:\nhello\n"} {
 		if !bytes.Contains([]byte(r.stderr), []byte(want)) {
 			t.Errorf("report lacks %q", want)
 		}

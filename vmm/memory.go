@@ -12,16 +12,29 @@ type memory struct {
 	b []byte
 }
 
-// newMemory maps size bytes of anonymous memory for the guest. populate
-// pre-faults the host mapping (MAP_POPULATE).
-func newMemory(size uint64, populate bool) (*memory, error) {
+// Host backing strategies for guest RAM (see newMemory).
+const (
+	backLazy         = iota + 1 // plain anonymous mapping, faulted on first touch
+	backPopulate                // MAP_POPULATE: pre-fault everything at boot
+	backHuge                    // MADV_HUGEPAGE: transparent huge pages, faulted lazily
+	backHugePopulate            // MADV_HUGEPAGE, then pre-fault
+)
+
+// newMemory maps size bytes of anonymous memory for the guest.
+func newMemory(size uint64, backing int) (*memory, error) {
 	flags := unix.MAP_PRIVATE | unix.MAP_ANONYMOUS | unix.MAP_NORESERVE
-	if populate {
+	if backing == backPopulate {
 		flags |= unix.MAP_POPULATE
 	}
 	b, err := unix.Mmap(-1, 0, int(size), unix.PROT_READ|unix.PROT_WRITE, flags)
 	if err != nil {
 		return nil, err
+	}
+	if backing == backHuge || backing == backHugePopulate {
+		unix.Madvise(b, unix.MADV_HUGEPAGE) // best effort
+	}
+	if backing == backHugePopulate {
+		unix.Madvise(b, unix.MADV_POPULATE_WRITE)
 	}
 	return &memory{b: b}, nil
 }

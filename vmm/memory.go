@@ -2,6 +2,7 @@ package vmm
 
 import (
 	"encoding/binary"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,10 +27,20 @@ func newMemory(size uint64, backing int) (*memory, error) {
 	if backing == backPopulate {
 		flags |= unix.MAP_POPULATE
 	}
-	b, err := unix.Mmap(-1, 0, int(size), unix.PROT_READ|unix.PROT_WRITE, flags)
+	// Map 2 MiB more and trim, so that guest 2 MiB pages are host 2 MiB
+	// aligned (a precondition for transparent huge pages backing them).
+	p, err := unix.MmapPtr(-1, 0, nil, uintptr(size+twoMiB), unix.PROT_READ|unix.PROT_WRITE, flags)
 	if err != nil {
 		return nil, err
 	}
+	head := (twoMiB - uintptr(p)%twoMiB) % twoMiB
+	if head > 0 {
+		unix.MunmapPtr(p, head)
+	}
+	if tail := twoMiB - head; tail > 0 {
+		unix.MunmapPtr(unsafe.Add(p, head+uintptr(size)), tail)
+	}
+	b := unsafe.Slice((*byte)(unsafe.Add(p, head)), size)
 	if backing == backHuge || backing == backHugePopulate {
 		unix.Madvise(b, unix.MADV_HUGEPAGE) // best effort
 	}
@@ -41,7 +52,7 @@ func newMemory(size uint64, backing int) (*memory, error) {
 
 func (m *memory) free() {
 	if m.b != nil {
-		unix.Munmap(m.b)
+		unix.MunmapPtr(unsafe.Pointer(&m.b[0]), uintptr(len(m.b)))
 		m.b = nil
 	}
 }

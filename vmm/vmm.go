@@ -249,12 +249,7 @@ func newVM(cfg Config) (_ *vm, err error) {
 		}
 	}
 
-	// Clocks last, just before the first KVM_RUN.
-	var rt, mono unix.Timespec
-	unix.ClockGettime(unix.CLOCK_REALTIME, &rt)
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
-	bi.WallClockNs = rt.Nano()
-	v.mono0 = mono.Nano()
+	// WallClockNs is filled in by run, just before the first KVM_RUN.
 	encodeBootInfo(v.mem.b[abi.BootInfoBase:abi.BootInfoBase+biSize], &bi)
 	v.tReady = time.Now()
 	return v, nil
@@ -290,6 +285,13 @@ func (v *vm) close() {
 // run starts one thread per vCPU and waits until the guest exits or
 // crashes.
 func (v *vm) run() int {
+	// The clocks: guest uptime 0 is (within tens of µs) now.
+	var rt, mono unix.Timespec
+	unix.ClockGettime(unix.CLOCK_REALTIME, &rt)
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
+	v.mem.mustPut64(abi.BootInfoBase+biWallClockNs, uint64(rt.Nano()))
+	v.mono0 = mono.Nano()
+
 	var wg sync.WaitGroup
 	for _, c := range v.cpus {
 		wg.Add(1)

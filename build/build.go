@@ -239,6 +239,13 @@ const listFields = "ImportPath,Name,Dir,Standard,GoFiles,CgoFiles,IgnoredGoFiles
 
 func (b *builder) list(ctx context.Context, deps bool, pattern []string) ([]*listPkg, error) {
 	args := []string{"list", "-e", "-json=" + listFields}
+	modArgs, extEnv := b.modArgs, b.extEnv
+	if !deps && b.mode == modeModule {
+		// Resolve the user's package exactly as the user's own go
+		// command would: with their go.mod, which also keeps a mistyped
+		// import path from becoming a module download.
+		modArgs, extEnv = nil, nil
+	}
 	if deps {
 		args = append(args, "-deps")
 	}
@@ -249,9 +256,9 @@ func (b *builder) list(ctx context.Context, deps bool, pattern []string) ([]*lis
 		}
 		args = append(args, "-overlay="+ov)
 	}
-	args = append(args, b.modArgs...)
+	args = append(args, modArgs...)
 	args = append(args, pattern...)
-	out, err := b.gt.run(ctx, b.workDir, b.extEnv, args...)
+	out, err := b.gt.run(ctx, b.workDir, extEnv, args...)
 	if err != nil {
 		var ge *goError
 		if errors.As(err, &ge) {

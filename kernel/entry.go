@@ -22,6 +22,11 @@ func kunlock() { atomic.StoreUint32(&klockWord, 0) }
 func syscallGo(f *sysframe) {
 	klock()
 	t := curThread()
+	if traceSys {
+		kprint("sys ")
+		kprintNum(int64(f.ax))
+		kprint("\n")
+	}
 	r := dispatch(t, f)
 	if t.full == 0 {
 		f.ax = uint64(r)
@@ -79,6 +84,15 @@ func trapGo(tp uint64) {
 	t := threadAt(tp)
 	c := thisCPU()
 	vec, errCode, cr2 := c.trapVector, c.trapErr, c.trapCR2
+	if traceSys {
+		kprint("trap ")
+		kprintNum(int64(vec))
+		kprint(" rip ")
+		kprintNum(int64(t.rip))
+		kprint(" cr2 ")
+		kprintNum(int64(cr2))
+		kprint("\n")
+	}
 	switch {
 	case vec == 32:
 		c.pending = 0
@@ -92,3 +106,6 @@ func trapGo(tp uint64) {
 	prepareResume(t)
 	kunlock()
 }
+
+// traceSys prints every system call, trap and switch (kernel debugging).
+const traceSys = false

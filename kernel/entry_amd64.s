@@ -12,6 +12,9 @@
 // here at CPL 3 with RSP = its boot stack, DI = &BootInfo, SI = cpu index,
 // GS base = its per-CPU area, and cpu.masked = 1.
 TEXT mote_start(SB),NOSPLIT|NOFRAME,$0
+	// Keep the ring-0 entry points linked (the monitor finds them through the note).
+	LEAQ	mote_vectors(SB), AX
+	LEAQ	mote_systrap(SB), AX
 	RDTSC
 	SHLQ	$32, DX
 	ORQ	DX, AX
@@ -37,6 +40,7 @@ TEXT mote_start(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	R15, 16(SP)
 	CALL	·kmain(SB)
 	MOVQ	24(SP), R11	// the first thread to run
+	MOVL	$0, ·klockWord(SB)
 	JMP	resumeuser<>(SB)
 
 // mote_syscall replaces every SYSCALL instruction of the Go runtime and
@@ -244,6 +248,7 @@ TEXT resumeuser<>(SB),NOSPLIT|NOFRAME,$0
 // threadStart is where a new thread's first kernel switch lands: it goes
 // straight to user mode with the context clone prepared.
 TEXT threadstart<>(SB),NOSPLIT|NOFRAME,$0
+	MOVL	$0, ·klockWord(SB)	// the kernel lock was handed over by switchto
 	MOVQ	cpu_cur(GS), R11
 	JMP	resumeuser<>(SB)
 
@@ -292,7 +297,8 @@ TEXT ·rdtsc(SB),NOSPLIT,$0-8
 TEXT ·hypercall(SB),NOSPLIT,$0-16
 	MOVQ	nr+0(FP), AX
 	SHLQ	$3, AX
-	ADDQ	$0xD0000000, AX
+	MOVQ	$0xD0000000, CX
+	ADDQ	CX, AX
 	MOVQ	val+8(FP), CX
 	MOVQ	CX, (AX)
 	RET

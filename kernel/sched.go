@@ -223,6 +223,15 @@ func schedule() {
 		if next != nil {
 			next.state = tsRunning
 			if next != cur {
+				if traceSys {
+					kprint("switch to ")
+					kprintNum(int64(next.tid))
+					kprint(" rip ")
+					kprintNum(int64(next.rip))
+					kprint(" rsp ")
+					kprintNum(int64(next.rsp))
+					kprint("\n")
+				}
 				switchto(c.cur, threadAddr(next))
 			}
 			break
@@ -233,6 +242,9 @@ func schedule() {
 			deadline = uint64(threadAt(timerHead).wakeAt)
 		}
 		c.pending = 0
+		if traceSys {
+			kprint("idle\n")
+		}
 		hypercall(abi.HcIdle, deadline)
 	}
 	if zombie != 0 && zombie != thisCPU().cur {

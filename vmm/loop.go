@@ -2,6 +2,7 @@ package vmm
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"time"
 
@@ -18,9 +19,18 @@ func (v *vm) loop(c *vcpu) {
 	c.tid.Store(int32(unix.Gettid()))
 	defer c.tid.Store(0)
 	run := c.cpu.Run
+	if s := os.Getenv("MOTE_DUMP_AFTER"); s != "" && c.index == 0 {
+		if d, err := time.ParseDuration(s); err == nil {
+			time.AfterFunc(d, func() { v.dumpReq.Store(true); c.kick() })
+		}
+	}
 	for !v.stopped() {
 		err := c.cpu.RunOnce()
 		if err == unix.EINTR || err == unix.EAGAIN {
+			if v.dumpReq.Load() {
+				c.cpu.Run.SetImmediateExit(false)
+				v.crash(c, "state dump requested (MOTE_DUMP_AFTER)", nil)
+			}
 			continue
 		}
 		v.firstExit.Do(func() { v.tFirstExit = time.Now() })
@@ -59,6 +69,10 @@ func (v *vm) loop(c *vcpu) {
 			v.crash(c, fmt.Sprintf("guest system event %d (%#x)", typ, data), nil)
 		case kvm.ExitIntr:
 			// A signal arrived during the run: look at the stop flag again.
+			if v.dumpReq.Load() {
+				c.cpu.Run.SetImmediateExit(false)
+				v.crash(c, "state dump requested (MOTE_DUMP_AFTER)", nil)
+			}
 		default:
 			v.crash(c, fmt.Sprintf("unexpected KVM exit %s", kvm.ExitName(r)), nil)
 		}

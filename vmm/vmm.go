@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -58,6 +59,7 @@ func Run(cfg Config) (exitStatus int, err error) {
 
 // vm is one running virtual machine.
 type vm struct {
+	dumpReq atomic.Bool // debugging: MOTE_DUMP_AFTER asked for a register dump
 	cfg   Config
 	img   *image.Image
 	sys   *kvm.System

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/motevm/mote/abi"
+)
+
+func TestParseMemory(t *testing.T) {
+	ok := map[string]uint64{
+		"256M":      256 << 20,
+		"64M":       64 << 20,
+		"64m":       64 << 20,
+		"1G":        1 << 30,
+		"1GiB":      1 << 30,
+		"512MiB":    512 << 20,
+		"512MB":     512 << 20,
+		"268435456": 256 << 20,
+		"1":         2 << 20, // rounded up to 2 MiB
+		"3M":        4 << 20,
+		"1.5G":      1536 << 20,
+		"2048K":     2 << 20,
+		"3G":        3 << 30,
+	}
+	for in, want := range ok {
+		got, err := parseMemory(in)
+		if err != nil || got != want {
+			t.Errorf("parseMemory(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"":      "empty",
+		"0":     "larger than zero",
+		"abc":   "not a number",
+		"12X":   "unknown unit",
+		"4G":    "more than the maximum",
+		"1T":    "more than the maximum",
+		"-1M":   "not a number",
+		"1.2.3": "not a number",
+	} {
+		_, err := parseMemory(in)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("parseMemory(%q) = %v, want an error containing %q", in, err, want)
+		}
+	}
+	if _, err := parseMemory("3073M"); err == nil {
+		t.Errorf("parseMemory accepted more than abi.MaxMemory (%d)", abi.MaxMemory)
+	}
+}
+
+func TestErrorLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"boom":                                  "mote: boom",
+		"mote build: ./x is not a main package": "mote build: ./x is not a main package",
+		"mote: already prefixed":                "mote: already prefixed",
+		"two\nlines":                            "mote: two",
+	} {
+		if got := errorLine(errors.New(in)); got != want {
+			t.Errorf("errorLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func runCLI(args ...string) (status int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	status = run(args, &o, &e)
+	return status, o.String(), e.String()
+}
+
+// TestUsageErrors checks errors that happen before anything is built or run.
+func TestUsageErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run"}, "mote: name an image or a package to run"},
+		{[]string{"run", "-m", "5G", "x.img"}, "mote: -m: memory size 5G is more than the maximum"},
+		{[]string{"run", "-m", "lots", "x.img"}, "mote: -m: memory size \"lots\" is not a number"},
+		{[]string{"run", "--cpus", "0", "x.img"}, "mote: --cpus 0 is out of range"},
+		{[]string{"run", "-e", "NOEQUALS", "x.img"}, "mote: -e: environment entry \"NOEQUALS\" is not of the form KEY=VALUE"},
+		{[]string{"run", "nonexistent.img"}, "mote: nonexistent.img: no such image or package"},
+		{[]string{"run", "a.img", "b"}, "mote: pass the program's arguments after --"},
+		{[]string{"run", "--bogus", "a.img"}, "mote: unknown flag: --bogus (see 'mote run --help')"},
+		{[]string{"build", "-e", "=x", "."}, "mote build: -e: environment entry \"=x\" has an empty name"},
+		{[]string{"frobnicate"}, "mote: unknown command \"frobnicate\" for \"mote\""},
+	}
+	for _, c := range cases {
+		status, stdout, stderr := runCLI(c.args...)
+		if status != ExitMoteError {
+			t.Errorf("mote %s: status %d, want %d", strings.Join(c.args, " "), status, ExitMoteError)
+		}
+		if !strings.HasPrefix(stderr, c.want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("mote %s: stderr %q, want one line starting with %q", strings.Join(c.args, " "), stderr, c.want)
+		}
+		if stdout != "" {
+			t.Errorf("mote %s: stdout %q", strings.Join(c.args, " "), stdout)
+		}
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	status, stdout, _ := runCLI("version")
+	if status != 0 || !strings.HasPrefix(stdout, "mote ") || !strings.Contains(stdout, "abi ") {
+		t.Errorf("mote version: %d %q", status, stdout)
+	}
+	for _, args := range [][]string{{"--help"}, {"build", "--help"}, {"run", "--help"}, {"version", "--help"}} {
+		status, stdout, stderr := runCLI(args...)
+		if status != 0 || !strings.Contains(stdout, "Usage:") {
+			t.Errorf("mote %s: %d %q %q", strings.Join(args, " "), status, stdout, stderr)
+		}
+	}
+	_, stdout, _ = runCLI("run", "--help")
+	for _, flag := range []string{"--memory", "--cpus", "--env", "--debug"} {
+		if !strings.Contains(stdout, flag) {
+			t.Errorf("mote run --help does not mention %s", flag)
+		}
+	}
+}
+
+func TestBuildCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a program")
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "h.img")
+	status, _, stderr := runCLI("build", "-o", out, "-e", "GREETING=hi", "--arg", "x", filepath.Join(root, "examples", "hello"))
+	if status != 0 {
+		t.Fatalf("mote build: status %d: %s", status, stderr)
+	}
+	if st, err := os.Stat(out); err != nil || st.Mode().Perm()&0o111 == 0 {
+		t.Fatalf("image: %v %v", st, err)
+	}
+	status, _, stderr = runCLI("build", filepath.Join(root, "abi"))
+	if status != ExitMoteError || !strings.HasPrefix(stderr, "mote build: ") || !strings.Contains(stderr, "is not a main package (package abi)") {
+		t.Errorf("mote build abi: %d %q", status, stderr)
+	}
+}
+
+// kvmUsable reports whether /dev/kvm can be opened.
+func kvmUsable() bool {
+	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
+}
+
+// TestRunHello boots examples/hello through the CLI binary: arguments,
+// environment and exit status must reach the guest and come back.
+func TestRunHello(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and boots a program")
+	}
+	if !kvmUsable() {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("/dev/kvm is not usable")
+		}
+		t.Skip("/dev/kvm is not usable")
+	}
+	bin := filepath.Join(t.TempDir(), "mote")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	root, _ := filepath.Abs("../..")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "run", "-m", "128M", "-e", "GREETING=howdy", "-e", "EXIT_CODE=7", "./examples/hello", "--", "world", "again")
+	cmd.Dir = root
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 7 {
+		t.Fatalf("mote run: %v (want exit status 7)\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+	}
+	if want := "hello, world again\nhowdy\n"; stdout.String() != want {
+		t.Errorf("stdout %q, want %q (stderr %q)", stdout.String(), want, stderr.String())
+	}
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/motevm/mote/abi"
+	"github.com/motevm/mote/build"
+	"github.com/motevm/mote/vmm"
+	"github.com/spf13/cobra"
+)
+
+func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		memory  string
+		cpus    int
+		env     []string
+		debug   bool
+		verbose bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run [flags] IMAGE|PACKAGE [-- ARGS...]",
+		Short: "Boot a mote image (building a package first) on KVM",
+		Long: `Run boots a mote image in a new KVM virtual machine and waits for it. The guest's
+standard output and error go to mote's, and mote exits with the guest
+program's exit status.
+
+If the argument is a package (a directory such as ./examples/hello, an import
+path, or .go files) it is built first into mote's image cache, which makes
+repeated runs of an unchanged program cheap.
+
+Arguments after -- are passed to the program after the arguments baked into
+the image. -e adds to (and overrides) the environment baked into the image.
+
+Exit status: the guest's, or 125 if mote itself failed.`,
+		Example: `  mote run hello.img -- world
+  mote run ./examples/hello -- world
+  mote run -m 1G --cpus 2 -e GREETING=hi ./examples/hello`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			targets, guestArgs := args, []string(nil)
+			if dash := cmd.ArgsLenAtDash(); dash >= 0 {
+				targets, guestArgs = args[:dash], args[dash:]
+			}
+			mem, err := parseMemory(memory)
+			if err != nil {
+				return fmt.Errorf("mote: -m: %v", err)
+			}
+			if cpus < 1 || cpus > abi.MaxCPUs {
+				return fmt.Errorf("mote: --cpus %d is out of range (1 to %d)", cpus, abi.MaxCPUs)
+			}
+			for _, kv := range env {
+				if err := build.CheckEnv(kv); err != nil {
+					return fmt.Errorf("mote: -e: %v", err)
+				}
+			}
+			imgPath, err := runTarget(cmd, targets, verbose, stderr)
+			if err != nil {
+				return err
+			}
+			status, err := vmm.Run(vmm.Config{
+				ImagePath:   imgPath,
+				MemoryBytes: mem,
+				CPUs:        cpus,
+				Args:        guestArgs,
+				Env:         env,
+				Stdout:      stdout,
+				Stderr:      stderr,
+				Debug:       debug,
+			})
+			if err != nil {
+				return err
+			}
+			return exitStatus(status)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&memory, "memory", "m", "256M", "guest RAM `SIZE`: bytes or with a unit K, M, G (e.g. 64M, 1G, 512MiB); rounded up to 2 MiB")
+	f.IntVar(&cpus, "cpus", 1, "number of virtual CPUs")
+	f.StringArrayVarP(&env, "env", "e", nil, "set the environment variable `KEY=VALUE` in the guest (repeatable; overrides baked entries)")
+	f.BoolVar(&debug, "debug", false, "log system calls the library OS does not implement (once each) to stderr")
+	f.BoolVarP(&verbose, "verbose", "v", false, "print the build steps when building a package")
+	return cmd
+}
+
+// runTarget returns the image to boot for the positional arguments before
+// "--", building a package into the image cache first if needed.
+func runTarget(cmd *cobra.Command, targets []string, verbose bool, stderr io.Writer) (string, error) {
+	if len(targets) == 0 {
+		return "", fmt.Errorf("mote: name an image or a package to run (see 'mote run --help')")
+	}
+	allGo := true
+	for _, t := range targets {
+		if !strings.HasSuffix(t, ".go") {
+			allGo = false
+		}
+	}
+	if !allGo && len(targets) > 1 {
+		return "", fmt.Errorf("mote: pass the program's arguments after --, as in 'mote run %s -- %s'", targets[0], strings.Join(targets[1:], " "))
+	}
+	if !allGo {
+		t := targets[0]
+		st, err := os.Stat(t)
+		switch {
+		case err == nil && st.Mode().IsRegular():
+			return t, nil // an image; the monitor validates it
+		case err == nil && st.IsDir():
+			// a package directory
+		case err != nil && !looksLikePackage(t):
+			return "", fmt.Errorf("mote: %s: no such image or package", t)
+		}
+	}
+	ctx, stop := interruptible(cmd.Context())
+	defer stop()
+	res, err := build.BuildCached(ctx, build.Options{Args: targets, Verbose: verbose, Stderr: stderr})
+	if err != nil {
+		return "", err
+	}
+	return res.Image, nil
+}
+
+// looksLikePackage reports whether a name that is not a file could be a Go
+// package pattern: a relative or absolute path, or an import path.
+func looksLikePackage(t string) bool {
+	if strings.HasSuffix(t, ".img") || strings.HasSuffix(t, ".elf") {
+		return false
+	}
+	if t == "." || t == ".." || strings.HasPrefix(t, "./") || strings.HasPrefix(t, "../") {
+		return true
+	}
+	if filepath.IsAbs(t) {
+		return false // an absolute path that does not exist
+	}
+	// An import path: a first element with a dot (example.com/x) or a
+	// standard-library-like path is left to the go command to resolve.
+	return strings.Contains(t, "/") || strings.Contains(t, "...")
+}

@@ -72,27 +72,36 @@ func (v *vm) crash(c *vcpu, reason string, f *fatal) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "mote: guest crashed: %s\n", reason)
+	v.cpuReport(&b, c, f)
+	v.consoleTail(&b)
+	v.cfg.Stderr.Write([]byte(b.String()))
+	v.stop(CrashStatus)
+}
+
+// cpuReport describes the state of vCPU c: registers, the symbol of RIP and
+// a backtrace. It must run on c's thread.
+func (v *vm) cpuReport(b *strings.Builder, c *vcpu, f *fatal) {
 	regs, rerr := c.cpu.GetRegs()
 	sregs, serr := c.cpu.GetSregs()
 	if f != nil {
 		regs, rerr = f.regs, nil
 		if f.vector != ^uint64(0) {
-			fmt.Fprintf(&b, "exception: vector %d", f.vector)
+			fmt.Fprintf(b, "exception: vector %d", f.vector)
 			if n, ok := vectorNames[f.vector]; ok {
-				fmt.Fprintf(&b, " (%s)", n)
+				fmt.Fprintf(b, " (%s)", n)
 			}
-			fmt.Fprintf(&b, ", error code %#x", f.errCode)
+			fmt.Fprintf(b, ", error code %#x", f.errCode)
 			if f.vector == 14 {
-				fmt.Fprintf(&b, ", address %#x", f.cr2)
+				fmt.Fprintf(b, ", address %#x", f.cr2)
 			}
 			b.WriteString("\n")
 		}
 	}
-	fmt.Fprintf(&b, "cpu %d", c.index)
+	fmt.Fprintf(b, "cpu %d", c.index)
 	if rerr != nil {
-		fmt.Fprintf(&b, ": registers unavailable: %v\n", rerr)
+		fmt.Fprintf(b, ": registers unavailable: %v\n", rerr)
 	} else {
-		fmt.Fprintf(&b, " at %s\n", v.describePC(regs.RIP))
+		fmt.Fprintf(b, " at %s\n", v.describePC(regs.RIP))
 		r := &regs
 		rows := [][2]any{
 			{"rax", r.RAX}, {"rbx", r.RBX}, {"rcx", r.RCX}, {"rdx", r.RDX},
@@ -102,7 +111,7 @@ func (v *vm) crash(c *vcpu, reason string, f *fatal) {
 			{"rip", r.RIP}, {"rflags", r.RFLAGS},
 		}
 		for i, x := range rows {
-			fmt.Fprintf(&b, "  %-6s 0x%016x", x[0], x[1])
+			fmt.Fprintf(b, "  %-6s 0x%016x", x[0], x[1])
 			if i%4 == 3 || i == len(rows)-1 {
 				b.WriteString("\n")
 			}
@@ -110,13 +119,17 @@ func (v *vm) crash(c *vcpu, reason string, f *fatal) {
 	}
 	if serr == nil {
 		s := &sregs
-		fmt.Fprintf(&b, "  cs %#x ss %#x  fs.base %#x gs.base %#x\n", s.CS.Selector, s.SS.Selector, s.FS.Base, s.GS.Base)
-		fmt.Fprintf(&b, "  cr0 %#x cr2 %#x cr3 %#x cr4 %#x efer %#x\n", s.CR0, s.CR2, s.CR3, s.CR4, s.EFER)
+		fmt.Fprintf(b, "  cs %#x ss %#x  fs.base %#x gs.base %#x\n", s.CS.Selector, s.SS.Selector, s.FS.Base, s.GS.Base)
+		fmt.Fprintf(b, "  cr0 %#x cr2 %#x cr3 %#x cr4 %#x efer %#x\n", s.CR0, s.CR2, s.CR3, s.CR4, s.EFER)
 		if rerr == nil {
 			b.WriteString("backtrace:\n")
-			v.backtrace(&b, s.CR3, regs.RIP, regs.RBP)
+			v.backtrace(b, s.CR3, regs.RIP, regs.RBP)
 		}
 	}
+}
+
+// consoleTail appends the last console output, if any.
+func (v *vm) consoleTail(b *strings.Builder) {
 	if tail := v.out.lastOutput(); len(tail) > 0 {
 		b.WriteString("last console output:\n")
 		b.WriteString(printable(tail))
@@ -124,8 +137,6 @@ func (v *vm) crash(c *vcpu, reason string, f *fatal) {
 			b.WriteString("\n")
 		}
 	}
-	v.cfg.Stderr.Write([]byte(b.String()))
-	v.stop(CrashStatus)
 }
 
 // describePC formats pc with its symbol and source position.

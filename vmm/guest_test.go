@@ -2,9 +2,11 @@ package vmm
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -380,6 +382,28 @@ func TestTwoCPUs(t *testing.T) {
 	})
 	r := runGuest(t, g.write(t, "smp.img"), func(c *Config) { c.CPUs = 2; c.tick = -1 })
 	if r.status != 42 || r.stderr != "" {
+		t.Fatalf("status %d stderr %q", r.status, r.stderr)
+	}
+}
+
+// TestContextCancel: a spinning vCPU and an idle one are stopped by the
+// context, each printing its state (Debug).
+func TestContextCancel(t *testing.T) {
+	g := newTestGuest([]byte{
+		0x48, 0x85, 0xF6, // test rsi, rsi
+		0x75, 0x02, // jnz ap
+		0xEB, 0xFE, // bsp: jmp .
+		0x48, 0xC7, 0xC0, 0xFF, 0xFF, 0xFF, 0xFF, // ap: mov rax, -1
+		0xBB, 0x10, 0x00, 0x00, 0xD0, // mov ebx, 0xD0000010 (HcIdle)
+		0x48, 0x89, 0x03, // idle: mov [rbx], rax
+		0xEB, 0xFB, // jmp idle
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	r := runGuest(t, g.write(t, "spin.img"), func(c *Config) { c.Context = ctx; c.Debug = true; c.CPUs = 2; c.tick = -1 })
+	t.Logf("%s", r.stderr)
+	if r.status != InterruptedStatus || !strings.Contains(r.stderr, "cpu 0 at 0x400005 test_start+0x5\n") ||
+		!strings.Contains(r.stderr, "cpu 1 at 0x400016 test_start+0x16\n") || !strings.Contains(r.stderr, "guest stopped: context deadline exceeded") {
 		t.Fatalf("status %d stderr %q", r.status, r.stderr)
 	}
 }

@@ -2,7 +2,6 @@ package vmm
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"time"
 
@@ -19,18 +18,13 @@ func (v *vm) loop(c *vcpu) {
 	c.tid.Store(int32(unix.Gettid()))
 	defer c.tid.Store(0)
 	run := c.cpu.Run
-	if s := os.Getenv("MOTE_DUMP_AFTER"); s != "" && c.index == 0 {
-		if d, err := time.ParseDuration(s); err == nil {
-			time.AfterFunc(d, func() { v.dumpReq.Store(true); c.kick() })
-		}
-	}
 	for !v.stopped() {
+		if in := v.intr.Load(); in != nil {
+			v.interrupted(c, in)
+			return
+		}
 		err := c.cpu.RunOnce()
 		if err == unix.EINTR || err == unix.EAGAIN {
-			if v.dumpReq.Load() {
-				c.cpu.Run.SetImmediateExit(false)
-				v.crash(c, "state dump requested (MOTE_DUMP_AFTER)", nil)
-			}
 			continue
 		}
 		v.firstExit.Do(func() { v.tFirstExit = time.Now() })
@@ -69,10 +63,6 @@ func (v *vm) loop(c *vcpu) {
 			v.crash(c, fmt.Sprintf("guest system event %d (%#x)", typ, data), nil)
 		case kvm.ExitIntr:
 			// A signal arrived during the run: look at the stop flag again.
-			if v.dumpReq.Load() {
-				c.cpu.Run.SetImmediateExit(false)
-				v.crash(c, "state dump requested (MOTE_DUMP_AFTER)", nil)
-			}
 		default:
 			v.crash(c, fmt.Sprintf("unexpected KVM exit %s", kvm.ExitName(r)), nil)
 		}

@@ -4,9 +4,11 @@
 package vmm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +31,9 @@ type Config struct {
 	Stderr      io.Writer
 	Debug       bool   // sets abi.BootFlagDebug
 	Hostname    string // "" means "mote"
+	// Context, if set, stops the guest when cancelled: Run then returns
+	// InterruptedStatus (with Debug, after printing each vCPU's state).
+	Context context.Context
 
 	tick    time.Duration // LAPIC timer period: 0 means DefaultTick, <0 no timer
 	backing int           // host memory strategy (back*); 0 means defaultBacking
@@ -59,7 +64,6 @@ func Run(cfg Config) (exitStatus int, err error) {
 
 // vm is one running virtual machine.
 type vm struct {
-	dumpReq atomic.Bool // debugging: MOTE_DUMP_AFTER asked for a register dump
 	cfg   Config
 	img   *image.Image
 	sys   *kvm.System
@@ -80,6 +84,7 @@ type vm struct {
 	tStart, tReady, tFirstExit time.Time
 	firstExit                  sync.Once
 	phases                     []phase
+	intr                       atomic.Pointer[interruptReq]
 }
 
 // phase is a named point of the setup, for measurements.
@@ -301,6 +306,23 @@ func (v *vm) run() int {
 			defer wg.Done()
 			v.loop(c)
 		}()
+	}
+	if ctx := v.cfg.Context; ctx != nil {
+		go func() {
+			select {
+			case <-ctx.Done():
+				v.interrupt("guest stopped: "+context.Cause(ctx).Error(), InterruptedStatus, v.cfg.Debug)
+			case <-v.done:
+			}
+		}()
+	}
+	// Debugging a hung guest: MOTE_DUMP_AFTER=5s prints every vCPU's state
+	// after that time and stops the guest.
+	if d, err := time.ParseDuration(os.Getenv("MOTE_DUMP_AFTER")); err == nil && d > 0 {
+		t := time.AfterFunc(d, func() {
+			v.interrupt("state dump requested (MOTE_DUMP_AFTER)", CrashStatus, true)
+		})
+		defer t.Stop()
 	}
 	<-v.done
 	wg.Wait()

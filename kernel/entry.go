@@ -72,7 +72,13 @@ func frameToContext(t *thread, f *sysframe) {
 // SP are mapped; a thread whose stack is gone dies as on Linux.
 func prepareResume(t *thread) {
 	if !userOK(t.rsp-24, 24, true) {
-		kprint("mote: thread stack not mapped at resume\n")
+		kprint("mote: thread stack not mapped at resume: rsp ")
+		kprintNum(int64(t.rsp))
+		kprint(" rip ")
+		kprintNum(int64(t.rip))
+		kprint(" tid ")
+		kprintNum(int64(t.tid))
+		kprint("\n")
 		killedBy(sigSEGV)
 	}
 }

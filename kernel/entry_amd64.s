@@ -245,6 +245,21 @@ TEXT resumeuser<>(SB),NOSPLIT|NOFRAME,$0
 	BYTE $0x9d
 	RET
 
+// mote_sigrestorer is the return address of every signal handler frame (the
+// pretcode slot): it performs rt_sigreturn with SP exactly at the frame, as
+// Linux computes it, whatever restorer the program registered (Go's own one
+// has a frame-pointer prologue once its SYSCALL became a CALL).
+TEXT mote_sigrestorer(SB),NOSPLIT|NOFRAME,$0
+	MOVQ	$15, AX
+	CALL	mote_syscall(SB)
+	INT	$3
+
+// func sigrestorerPC() uint64
+TEXT ·sigrestorerPC(SB),NOSPLIT,$0-8
+	LEAQ	mote_sigrestorer(SB), AX
+	MOVQ	AX, ret+0(FP)
+	RET
+
 // threadStart is where a new thread's first kernel switch lands: it goes
 // straight to user mode with the context clone prepared.
 TEXT threadstart<>(SB),NOSPLIT|NOFRAME,$0

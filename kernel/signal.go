@@ -281,7 +281,7 @@ func setupFrame(t *thread, sig int, act *sigaction) bool {
 	}
 	b := userBytes(sp, fp+fpstateSize-sp)
 	clear(b)
-	*userU64(sp) = act.restorer
+	*userU64(sp) = sigrestorerPC() // see mote_sigrestorer
 	uc := sp + ucOff
 	*userU64(uc + ucStack) = t.altSP
 	ssFlags := uint64(0)
@@ -315,6 +315,19 @@ func setupFrame(t *thread, sig int, act *sigaction) bool {
 		*userU32(si + 16) = uint32(info.pid)
 	} else {
 		*userU64(si + 16) = info.addr
+	}
+	if traceSig {
+		kprint("deliver sig ")
+		kprintNum(int64(sig))
+		kprint(" tid ")
+		kprintNum(int64(t.tid))
+		kprint(" frame ")
+		kprintNum(int64(sp))
+		kprint(" rip ")
+		kprintNum(int64(t.rip))
+		kprint(" rsp ")
+		kprintNum(int64(t.rsp))
+		kprint("\n")
 	}
 	t.rsp = sp
 	t.rip = act.handler

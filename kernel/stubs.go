@@ -14,3 +14,4 @@ func cpuid(leaf, sub uint32) (a, b, c, d uint32)
 func rdrand() (v uint64, ok bool)
 func fxsave(dst uint64)
 func cpuPause()
+func sigrestorerPC() uint64

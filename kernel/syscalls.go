@@ -37,6 +37,11 @@ func dispatch(t *thread, f *sysframe) int64 {
 	case 14:
 		return sysRtSigprocmask(a0, a1, a2, a3)
 	case 15: // rt_sigreturn
+		if traceSig {
+			kprint("sigreturn usp ")
+			kprintNum(int64(f.usp))
+			kprint("\n")
+		}
 		if !sigreturn(t, f.usp) {
 			killedBy(sigSEGV)
 		}
@@ -463,3 +468,5 @@ func sysClone(t *thread, f *sysframe, flags, newsp, ptid, ctid, tls uint64) int6
 	runqPut(c)
 	return int64(c.tid)
 }
+
+const traceSig = false

@@ -1,0 +1,260 @@
+// Command runtimetest exercises the Go runtime inside a mote unikernel. Each
+// check prints "ok NAME" or "FAIL NAME: reason"; the exit status is 1 if any
+// check failed. Modes (first argument): all, panic, rand, numcpu, spin.
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+)
+
+var failed bool
+
+func check(name string, f func() error) {
+	if err := f(); err != nil {
+		failed = true
+		fmt.Printf("FAIL %s: %v\n", name, err)
+		return
+	}
+	fmt.Printf("ok %s\n", name)
+}
+
+func main() {
+	mode := "all"
+	if len(os.Args) > 1 {
+		mode = os.Args[1]
+	}
+	switch mode {
+	case "panic":
+		var m map[string]int
+		_ = m
+		panic("deliberate unrecovered panic")
+	case "rand":
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			fmt.Println("FAIL rand:", err)
+			os.Exit(1)
+		}
+		fmt.Println(hex.EncodeToString(b))
+		return
+	case "numcpu":
+		fmt.Println("numcpu", runtime.NumCPU(), "gomaxprocs", runtime.GOMAXPROCS(0))
+		return
+	case "all":
+	default:
+		fmt.Println("unknown mode", mode)
+		os.Exit(2)
+	}
+	check("goroutines", goroutines)
+	check("sleep", sleep)
+	check("clock", clock)
+	check("gc", gc)
+	check("recover", recovers)
+	check("recursion", recursion)
+	check("preempt", preempt)
+	check("env", func() error {
+		if os.Getenv("RT_ENV") != "yes" {
+			return fmt.Errorf("RT_ENV=%q", os.Getenv("RT_ENV"))
+		}
+		return nil
+	})
+	if failed {
+		os.Exit(1)
+	}
+	fmt.Println("all ok")
+}
+
+// 10,000 goroutines passing tokens over channels, with select and a WaitGroup.
+func goroutines() error {
+	const n = 10000
+	var wg sync.WaitGroup
+	in := make(chan int)
+	out := make(chan int, n)
+	quit := make(chan struct{})
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case v := <-in:
+					out <- v * 2
+				case <-quit:
+					return
+				}
+			}
+		}()
+	}
+	sum := 0
+	go func() {
+		for i := 1; i <= n; i++ {
+			in <- i
+		}
+	}()
+	for i := 0; i < n; i++ {
+		sum += <-out
+	}
+	close(quit)
+	wg.Wait()
+	if want := n * (n + 1); sum != want {
+		return fmt.Errorf("sum %d, want %d", sum, want)
+	}
+	return nil
+}
+
+func sleep() error {
+	var worst time.Duration
+	for i := 0; i < 5; i++ {
+		t0 := time.Now()
+		time.Sleep(10 * time.Millisecond)
+		d := time.Since(t0)
+		if d < 10*time.Millisecond {
+			return fmt.Errorf("slept %v < 10ms", d)
+		}
+		if d > worst {
+			worst = d
+		}
+	}
+	fmt.Printf("sleep10ms worst %v\n", worst)
+	if worst > 15*time.Millisecond {
+		return fmt.Errorf("time.Sleep(10ms) took %v", worst)
+	}
+	return nil
+}
+
+// HOST_NOW (unix ns, set by the test when it starts the guest) bounds the
+// wall clock.
+func clock() error {
+	now := time.Now()
+	if s := os.Getenv("HOST_NOW"); s != "" {
+		host, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return err
+		}
+		d := now.Sub(time.Unix(0, host))
+		if d < -time.Second || d > 5*time.Second {
+			return fmt.Errorf("guest clock %v off host by %v", now, d)
+		}
+	}
+	prev := time.Now()
+	for i := 0; i < 100000; i++ {
+		t := time.Now()
+		if t.Before(prev) {
+			return errors.New("monotonic clock went backwards")
+		}
+		prev = t
+	}
+	return nil
+}
+
+var sink []byte
+
+// Allocate and drop 1 GiB in total; the guest has far less memory.
+func gc() error {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := 0; i < 1024; i++ {
+		sink = make([]byte, 1<<20)
+		sink[len(sink)-1] = byte(i)
+	}
+	sink = nil
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	cycles := after.NumGC - before.NumGC
+	fmt.Printf("gc cycles %d, heap %d KiB, sys %d KiB\n", cycles, after.HeapAlloc>>10, after.Sys>>10)
+	if cycles < 2 {
+		return fmt.Errorf("only %d GC cycles", cycles)
+	}
+	return nil
+}
+
+func try(f func()) (r any) {
+	defer func() { r = recover() }()
+	f()
+	return nil
+}
+
+var zero = 0
+
+type T struct{ x int }
+
+var nilT *T
+
+func recovers() error {
+	if r := try(func() {
+		var m map[string]int
+		m["a"] = 1
+	}); r == nil {
+		return errors.New("nil map write did not panic")
+	}
+	if r := try(func() { fmt.Println(10 / zero) }); r == nil {
+		return errors.New("divide by zero did not panic")
+	} else if e, ok := r.(runtime.Error); !ok || e.Error() != "runtime error: integer divide by zero" {
+		return fmt.Errorf("divide by zero: %v", r)
+	}
+	if r := try(func() { fmt.Println(nilT.x) }); r == nil {
+		return errors.New("nil dereference did not panic")
+	} else if e, ok := r.(runtime.Error); !ok || e.Error() != "runtime error: invalid memory address or nil pointer dereference" {
+		return fmt.Errorf("nil dereference: %v", r)
+	}
+	return nil
+}
+
+func depth(n int) int {
+	if n == 0 {
+		return 0
+	}
+	var pad [8]byte
+	pad[n%8] = byte(n)
+	return depth(n-1) + 1 + int(pad[0]&0)
+}
+
+func recursion() error {
+	if d := depth(100000); d != 100000 {
+		return fmt.Errorf("depth %d", d)
+	}
+	return nil
+}
+
+// With one P, a goroutine spinning without calls must not stop a sleeper.
+func preempt() error {
+	old := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(old)
+	stop := make(chan struct{})
+	var spins uint64
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for i := 0; i < 1e9; i++ {
+				spins++
+			}
+		}
+	}()
+	runtime.Gosched()
+	done := make(chan time.Duration)
+	go func() {
+		t0 := time.Now()
+		time.Sleep(5 * time.Millisecond)
+		done <- time.Since(t0)
+	}()
+	select {
+	case d := <-done:
+		close(stop)
+		fmt.Printf("sleeper woke after %v while another goroutine spun\n", d)
+		return nil
+	case <-time.After(5 * time.Second):
+		close(stop)
+		return errors.New("sleeper did not wake within 5s")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"sync"
@@ -15,12 +16,14 @@ import (
 	"github.com/motevm/mote/abi"
 )
 
-// Segment is one PT_LOAD segment, loaded at guest-physical address Vaddr.
+// Segment is one PT_LOAD segment, loaded at guest-physical address Vaddr:
+// Filesz bytes from file offset Off, then zeros (bss) up to Memsz.
 type Segment struct {
-	Vaddr uint64
-	Memsz uint64
-	Data  []byte // file bytes (len <= Memsz); the rest is zero (bss)
-	Flags elf.ProgFlag
+	Vaddr  uint64
+	Memsz  uint64
+	Off    uint64
+	Filesz uint64
+	Flags  elf.ProgFlag
 }
 
 // Image is an opened, validated mote image.
@@ -32,30 +35,76 @@ type Image struct {
 	Start    uint64     // lowest segment vaddr
 	End      uint64     // highest segment vaddr+memsz (not rounded)
 
-	raw []byte
+	r    io.ReaderAt // the file
+	size uint64
+	file *os.File // nil for Parse
 
 	symOnce sync.Once
 	syms    []Symbol
 	lines   *lineTable
 }
 
-// Open reads and validates the image at path. Its errors are one sentence
-// meant for the user.
+// Open opens and validates the image at path. Its errors are one sentence
+// meant for the user. Segment contents are read on demand (ReadSegment);
+// Close releases the file.
 func Open(path string) (*Image, error) {
-	raw, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: no such file", path)
 		}
 		return nil, fmt.Errorf("cannot read %s: %v", path, err)
 	}
-	return parse(path, raw)
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cannot read %s: %v", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file (not a mote image)", path)
+	}
+	img, err := parse(path, f, uint64(st.Size()))
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	img.file = f
+	return img, nil
 }
 
 // Parse validates an image held in memory; name is used in messages.
-func Parse(name string, raw []byte) (*Image, error) { return parse(name, raw) }
+func Parse(name string, raw []byte) (*Image, error) {
+	return parse(name, bytes.NewReader(raw), uint64(len(raw)))
+}
 
-func parse(path string, raw []byte) (*Image, error) {
+// Close closes the image file.
+func (img *Image) Close() error {
+	if img.file != nil {
+		return img.file.Close()
+	}
+	return nil
+}
+
+// ReadSegment reads the file bytes of s into dst (len(dst) >= s.Filesz).
+func (img *Image) ReadSegment(s Segment, dst []byte) error {
+	if uint64(len(dst)) < s.Filesz {
+		return errors.New("image: ReadSegment: short buffer")
+	}
+	n, err := img.r.ReadAt(dst[:s.Filesz], int64(s.Off))
+	if uint64(n) == s.Filesz {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		return fmt.Errorf("%s is truncated or corrupt", img.Path)
+	}
+	return fmt.Errorf("cannot read %s: %v", img.Path, err)
+}
+
+func parse(path string, r io.ReaderAt, size uint64) (*Image, error) {
+	var hdr [20]byte
+	n, _ := r.ReadAt(hdr[:], 0)
+	raw := hdr[:n]
 	if len(raw) < 4 || string(raw[:4]) != elf.ELFMAG {
 		return nil, fmt.Errorf("%s is not an ELF file (not a mote image)", path)
 	}
@@ -72,7 +121,7 @@ func parse(path string, raw []byte) (*Image, error) {
 	if m := elf.Machine(binary.LittleEndian.Uint16(raw[18:])); m != elf.EM_X86_64 {
 		return nil, fmt.Errorf("%s is an ELF file for %v, not a mote image (mote images are x86-64)", path, m)
 	}
-	f, err := elf.NewFile(bytes.NewReader(raw))
+	f, err := elf.NewFile(r)
 	if err != nil {
 		return nil, corrupt
 	}
@@ -81,16 +130,23 @@ func parse(path string, raw []byte) (*Image, error) {
 		return nil, fmt.Errorf("%s is not an executable ELF file (not a mote image)", path)
 	}
 
-	img := &Image{Path: path, raw: raw}
+	img := &Image{Path: path, r: r, size: size}
 	haveNote := false
 	var cfgDesc []byte
 	for _, p := range f.Progs {
-		if p.Off > uint64(len(raw)) || p.Filesz > uint64(len(raw))-p.Off {
+		if p.Off > size || p.Filesz > size-p.Off {
 			return nil, corrupt
 		}
 		switch p.Type {
 		case elf.PT_NOTE:
-			notes, ok := parseNotes(raw[p.Off : p.Off+p.Filesz])
+			if p.Filesz > 1<<20 {
+				return nil, corrupt
+			}
+			buf := make([]byte, p.Filesz)
+			if _, err := r.ReadAt(buf, int64(p.Off)); err != nil {
+				return nil, corrupt
+			}
+			notes, ok := parseNotes(buf)
 			if !ok {
 				return nil, corrupt
 			}
@@ -120,8 +176,7 @@ func parse(path string, raw []byte) (*Image, error) {
 				return nil, corrupt
 			}
 			img.Segments = append(img.Segments, Segment{
-				Vaddr: p.Vaddr, Memsz: p.Memsz, Flags: p.Flags,
-				Data: raw[p.Off : p.Off+p.Filesz],
+				Vaddr: p.Vaddr, Memsz: p.Memsz, Flags: p.Flags, Off: p.Off, Filesz: p.Filesz,
 			})
 		}
 	}

@@ -36,8 +36,13 @@ func TestOpenGood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if img.Start != 0x400000 || img.End != 0x403000 || len(img.Segments) != 1 || len(img.Segments[0].Data) != 0x100 {
+	if img.Start != 0x400000 || img.End != 0x403000 || len(img.Segments) != 1 || img.Segments[0].Filesz != 0x100 {
 		t.Fatalf("bad layout: %+v", img)
+	}
+	defer img.Close()
+	buf := make([]byte, 0x100)
+	if err := img.ReadSegment(img.Segments[0], buf); err != nil {
+		t.Fatal(err)
 	}
 	if img.Note.Entry != 0x400000 || img.Note.VectorStride != 16 {
 		t.Fatalf("note %+v", img.Note)

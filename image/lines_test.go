@@ -1,6 +1,7 @@
 package image
 
 import (
+	"bytes"
 	"os"
 	"strings"
 	"testing"
@@ -17,7 +18,7 @@ func TestFileLine(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	img := &Image{raw: raw, End: ^uint64(0)}
+	img := &Image{r: bytes.NewReader(raw), End: ^uint64(0)}
 	var pc uint64
 	for _, s := range img.Symbols() {
 		if s.Name == "github.com/motevm/mote/image.TestFileLine" {

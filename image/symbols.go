@@ -1,7 +1,6 @@
 package image
 
 import (
-	"bytes"
 	"debug/elf"
 	"debug/gosym"
 	"sort"
@@ -24,7 +23,7 @@ func (img *Image) Symbols() []Symbol {
 }
 
 func (img *Image) loadSymbols() {
-	f, err := elf.NewFile(bytes.NewReader(img.raw))
+	f, err := elf.NewFile(img.r)
 	if err != nil {
 		return
 	}

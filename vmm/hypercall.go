@@ -31,6 +31,9 @@ func (v *vm) hypercall(c *vcpu, m kvm.MMIO) bool {
 		return false
 	}
 	val := binary.LittleEndian.Uint64(m.Data[:])
+	if nr < abi.NumHypercalls {
+		v.hcalls[nr].Add(1)
+	}
 	switch nr {
 	case abi.HcExit:
 		v.stop(int(int32(val)) & 0xFF)

@@ -28,6 +28,7 @@ func (v *vm) loop(c *vcpu) {
 			continue
 		}
 		v.firstExit.Do(func() { v.tFirstExit = time.Now() })
+		v.exits.Add(1)
 		if err != nil {
 			v.crash(c, fmt.Sprintf("KVM_RUN failed: %v", err), nil)
 			return

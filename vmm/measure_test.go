@@ -85,3 +85,49 @@ func measureTouches() []uint32 {
 	}
 	return []uint32{0, 2 << 20, 16 << 20}
 }
+
+// TestMeasureFirstExit: time from the end of setup to the first exit of a
+// guest whose first instruction stores to HcExit.
+func TestMeasureFirstExit(t *testing.T) {
+	if os.Getenv("MOTE_MEASURE") == "" {
+		t.Skip("set MOTE_MEASURE=1")
+	}
+	p := newTestGuest([]byte{
+		0xBB, 0x00, 0x00, 0x00, 0xD0, // mov ebx, 0xD0000000 (HcExit)
+		0x48, 0x89, 0x03, // mov [rbx], rax   (rax = 0)
+	}).write(t, "exit.img")
+	var setup, first, total []time.Duration
+	for i := 0; i < 41; i++ {
+		r := runGuest(t, p, func(c *Config) { c.MemoryBytes = 256 << 20 })
+		setup = append(setup, r.vm.tReady.Sub(r.vm.tStart))
+		first = append(first, r.vm.tFirstExit.Sub(r.vm.tReady))
+		total = append(total, r.elapsed)
+		r.vm.close()
+	}
+	t.Logf("256M, 1 vCPU: setup %v, first KVM_RUN -> first exit %v, Run total %v (medians of 41)", median(setup), median(first), median(total))
+}
+
+// TestRunImage boots the image named by $MOTE_IMAGE (e.g. one built by
+// `mote build`) and reports timings and exit counts.
+func TestRunImage(t *testing.T) {
+	p := os.Getenv("MOTE_IMAGE")
+	if p == "" {
+		t.Skip("set MOTE_IMAGE=path/to/image.img")
+	}
+	for i := 0; i < 5; i++ {
+		r := runGuest(t, p, func(c *Config) { c.MemoryBytes = 256 << 20 })
+		v := r.vm
+		t.Logf("status %d, setup %v, first exit after %v, run %v, total %v; exits %d, hypercalls exit/write/idle/fatal %d/%d/%d/%d; stdout %q",
+			r.status, v.tReady.Sub(v.tStart).Round(time.Microsecond), v.tFirstExit.Sub(v.tReady).Round(time.Microsecond),
+			r.elapsed-v.tReady.Sub(v.tStart), r.elapsed, v.exits.Load(),
+			v.hcalls[0].Load(), v.hcalls[1].Load(), v.hcalls[2].Load(), v.hcalls[3].Load(), r.stdout)
+		var ph []string
+		prev := v.tStart
+		for _, x := range v.phases {
+			ph = append(ph, fmt.Sprintf("%s %v", x.name, x.at.Sub(prev).Round(time.Microsecond)))
+			prev = x.at
+		}
+		t.Logf("  setup phases: %s", strings.Join(ph, ", "))
+		v.close()
+	}
+}

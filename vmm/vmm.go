@@ -85,6 +85,8 @@ type vm struct {
 	firstExit                  sync.Once
 	phases                     []phase
 	intr                       atomic.Pointer[interruptReq]
+	exits                      atomic.Int64                    // exits to the monitor
+	hcalls                     [abi.NumHypercalls]atomic.Int64 // hypercalls by number
 }
 
 // phase is a named point of the setup, for measurements.
@@ -196,7 +198,11 @@ func newVM(cfg Config) (_ *vm, err error) {
 
 	// Boot state in guest RAM.
 	for _, s := range v.img.Segments {
-		copy(v.mem.b[s.Vaddr:], s.Data)
+		// Read straight from the file into guest RAM (bounds checked by
+		// image.Open: the segment lies in [ImageBase, End) < MemoryBytes).
+		if err := v.img.ReadSegment(s, v.mem.b[s.Vaddr:s.Vaddr+s.Memsz]); err != nil {
+			return nil, err
+		}
 	}
 	v.pml4 = buildPageTables(v.mem)
 	writeGDT(v.mem, cfg.CPUs)
@@ -286,6 +292,9 @@ func (v *vm) close() {
 	}
 	if v.mem != nil {
 		v.mem.free()
+	}
+	if v.img != nil {
+		v.img.Close()
 	}
 }
 

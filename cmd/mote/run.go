@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -56,7 +57,11 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 					return fmt.Errorf("mote: -e: %v", err)
 				}
 			}
-			imgPath, err := runTarget(cmd, targets, verbose, stderr)
+			// SIGINT and SIGTERM stop the build, or the guest (which
+			// then exits with vmm.InterruptedStatus).
+			ctx, stop := interruptible(cmd.Context())
+			defer stop()
+			imgPath, err := runTarget(ctx, targets, verbose, stderr)
 			if err != nil {
 				return err
 			}
@@ -69,6 +74,7 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 				Stdout:      stdout,
 				Stderr:      stderr,
 				Debug:       debug,
+				Context:     ctx,
 			})
 			if err != nil {
 				return err
@@ -87,7 +93,7 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 
 // runTarget returns the image to boot for the positional arguments before
 // "--", building a package into the image cache first if needed.
-func runTarget(cmd *cobra.Command, targets []string, verbose bool, stderr io.Writer) (string, error) {
+func runTarget(ctx context.Context, targets []string, verbose bool, stderr io.Writer) (string, error) {
 	if len(targets) == 0 {
 		return "", fmt.Errorf("mote: name an image or a package to run (see 'mote run --help')")
 	}
@@ -112,8 +118,6 @@ func runTarget(cmd *cobra.Command, targets []string, verbose bool, stderr io.Wri
 			return "", fmt.Errorf("mote: %s: no such image or package", t)
 		}
 	}
-	ctx, stop := interruptible(cmd.Context())
-	defer stop()
 	res, err := build.BuildCached(ctx, build.Options{Args: targets, Verbose: verbose, Stderr: stderr})
 	if err != nil {
 		return "", err

@@ -185,10 +185,18 @@ hang:
 
 // mote_systrap is the ring-0 target of a stray SYSCALL instruction (MSR
 // LSTAR). It turns it into CALL mote_syscall: push the return address on the
-// user stack and SYSRET to the entry (RFLAGS come back from R11).
+// user stack (SYSCALL does not switch stacks) and IRETQ to the entry at CPL 3
+// with the caller's RFLAGS (from R11). SYSRET would be shorter, but PVM
+// refuses it (#GP).
 TEXT mote_systrap(SB),NOSPLIT|NOFRAME,$0
 	SUBQ	$8, SP
 	MOVQ	CX, 0(SP)
+	MOVQ	SP, CX
+	PUSHQ	$0x1b	// SS = abi.UserDS
+	PUSHQ	CX	// RSP: at the return address, as after a CALL
+	PUSHQ	R11	// RFLAGS
+	PUSHQ	$0x23	// CS = abi.UserCS
 	LEAQ	mote_syscall(SB), CX
-	BYTE $0x48; BYTE $0x0f; BYTE $0x07 // SYSRETQ
+	PUSHQ	CX
+	IRETQ
 `

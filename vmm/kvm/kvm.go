@@ -37,14 +37,16 @@ var (
 	setCPUID2           = iow(0x90, 8)
 	getTSCKHz           = io(0xa3)
 	setMPState          = iow(0x99, 4)
+	enableCap           = iow(0xa3, 104)
 )
 
 // Capabilities for CheckExtension.
 const (
-	CapIRQChip   = 0
-	CapGetTSCKHz = 61
-	CapNrVCPUs   = 9
-	CapMaxVCPUs  = 66
+	CapIRQChip      = 0
+	CapGetTSCKHz    = 61
+	CapNrVCPUs      = 9
+	CapMaxVCPUs     = 66
+	CapSplitIRQChip = 121
 )
 
 func ioctl(fd int, req, arg uintptr) (uintptr, error) {
@@ -155,6 +157,24 @@ func (vm *VM) SetMemory(slot uint32, gpa uint64, mem []byte) error {
 func (vm *VM) CreateIRQChip() error {
 	if _, err := ioctl(vm.fd, createIRQChip, 0); err != nil {
 		return fmt.Errorf("KVM_CREATE_IRQCHIP: %w", err)
+	}
+	return nil
+}
+
+// CreateSplitIRQChip enables KVM_CAP_SPLIT_IRQCHIP: local APICs in the
+// kernel, no PIC or IOAPIC (ioapicPins routes reserved for a user-space
+// IOAPIC). Call it before creating vCPUs.
+func (vm *VM) CreateSplitIRQChip(ioapicPins uint64) error {
+	var c struct {
+		cap   uint32
+		flags uint32
+		args  [4]uint64
+		_     [64]byte
+	}
+	c.cap = CapSplitIRQChip
+	c.args[0] = ioapicPins
+	if _, err := ioctl(vm.fd, enableCap, uintptr(unsafe.Pointer(&c))); err != nil {
+		return fmt.Errorf("KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP): %w", err)
 	}
 	return nil
 }

@@ -363,9 +363,9 @@ func TestIdleDeadline(t *testing.T) {
 	}
 }
 
-// TestTwoCPUs: the AP sets a flag then idles forever; the BSP waits for the
-// flag and exits, which must wake the idle AP.
-func TestTwoCPUs(t *testing.T) {
+// TestSMP: the APs set a flag then idle forever; the BSP waits for the
+// flag and exits, which must wake the idle APs.
+func TestSMP(t *testing.T) {
 	g := newTestGuest([]byte{
 		0x48, 0x85, 0xF6, // test rsi, rsi   (cpu index)
 		0x75, 0x15, // jnz ap
@@ -380,7 +380,7 @@ func TestTwoCPUs(t *testing.T) {
 		0x48, 0x89, 0x03, // idle: mov [rbx], rax
 		0xEB, 0xFB, // jmp idle
 	})
-	r := runGuest(t, g.write(t, "smp.img"), func(c *Config) { c.CPUs = 2; c.tick = -1 })
+	r := runGuest(t, g.write(t, "smp.img"), func(c *Config) { c.CPUs = 4; c.tick = -1 })
 	if r.status != 42 || r.stderr != "" {
 		t.Fatalf("status %d stderr %q", r.status, r.stderr)
 	}
@@ -405,5 +405,25 @@ func TestContextCancel(t *testing.T) {
 	if r.status != InterruptedStatus || !strings.Contains(r.stderr, "cpu 0 at 0x400005 test_start+0x5\n") ||
 		!strings.Contains(r.stderr, "cpu 1 at 0x400016 test_start+0x16\n") || !strings.Contains(r.stderr, "guest stopped: context deadline exceeded") {
 		t.Fatalf("status %d stderr %q", r.status, r.stderr)
+	}
+}
+
+func TestUserErrors(t *testing.T) {
+	needKVM(t)
+	p := writeGuest(1, gBuf, 6).write(t, "e.img")
+	for _, c := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{ImagePath: p, MemoryBytes: 4 << 20}, "--memory 4M is too small for " + p + " (needs at least 8 MiB)"},
+		{Config{ImagePath: p, MemoryBytes: 4 << 30}, "--memory 4G is too large"},
+		{Config{ImagePath: p, CPUs: 17}, "--cpus 17 is out of range"},
+		{Config{ImagePath: p, Args: []string{strings.Repeat("x", 70000)}}, "arguments and environment too large"},
+		{Config{ImagePath: p + ".missing"}, ": no such file"},
+	} {
+		_, err := Run(c.cfg)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Run(%+v): %v, want %q", c.cfg.MemoryBytes, err, c.want)
+		}
 	}
 }

@@ -93,6 +93,9 @@ type builder struct {
 	modArgs []string // -modfile, -mod flags
 	extEnv  []string // extra environment for go commands
 	overlay map[string]string
+	modFile string // the go.mod the build uses, if mote made one (-modfile or synthesized)
+	modDir  string // where modFile lives
+	env     *goEnv
 	// userDir maps the synthesized main module directory back to the
 	// user's directory in messages (modeNoModule).
 	synthDir, userDir string
@@ -231,11 +234,17 @@ type listPkg struct {
 	CgoFiles       []string
 	IgnoredGoFiles []string
 	SFiles         []string
-	Module         *struct{ Path, GoMod string }
+	EmbedFiles     []string
+	Module         *listModule
 	Error          *struct{ Err string }
 }
 
-const listFields = "ImportPath,Name,Dir,Standard,GoFiles,CgoFiles,IgnoredGoFiles,SFiles,Module,Error"
+type listModule struct {
+	Path, Version, Dir, GoMod string
+	Main                      bool
+}
+
+const listFields = "ImportPath,Name,Dir,Standard,GoFiles,CgoFiles,IgnoredGoFiles,SFiles,EmbedFiles,Module,Error"
 
 func (b *builder) list(ctx context.Context, deps bool, pattern []string) ([]*listPkg, error) {
 	args := []string{"list", "-e", "-json=" + listFields}
@@ -306,6 +315,7 @@ func (b *builder) run(ctx context.Context, keepSame bool) (*Result, error) {
 	if err := checkGoVersion(env.GOVERSION); err != nil {
 		return nil, err
 	}
+	b.env = env
 	if err := b.setupModule(env); err != nil {
 		return nil, err
 	}
@@ -341,7 +351,7 @@ func (b *builder) run(ctx context.Context, keepSame bool) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	nRewritten, nFiles, err := b.rewriteDeps(deps)
+	nRewritten, nFiles, err := b.rewriteDeps(ctx, deps)
 	if err != nil {
 		return nil, err
 	}
@@ -446,6 +456,7 @@ func (b *builder) setupModule(env *goEnv) error {
 		gosumData = append(gosumData, sum...)
 	}
 	modFile := filepath.Join(modDir, "go.mod")
+	b.modFile, b.modDir = modFile, modDir
 	if err := os.WriteFile(modFile, gomodData, 0o644); err != nil {
 		return fmt.Errorf("mote build: %v", err)
 	}
@@ -611,48 +622,6 @@ func isMajorVersion(s string) bool {
 		}
 	}
 	return true
-}
-
-// rewriteDeps adds to the overlay a rewritten copy of every assembly file
-// of pkgs that contains SYSCALL instructions, except the library OS's own.
-func (b *builder) rewriteDeps(pkgs []*listPkg) (n, files int, err error) {
-	asmDir := filepath.Join(b.tmp, "asm")
-	for _, p := range pkgs {
-		if p.ImportPath == KernelPackage || strings.HasPrefix(p.ImportPath, KernelPackage+"/") {
-			continue
-		}
-		for _, s := range p.SFiles {
-			path := filepath.Join(p.Dir, s)
-			src := path
-			if o, ok := b.overlay[path]; ok {
-				src = o
-			}
-			data, err := os.ReadFile(src)
-			if err != nil {
-				return 0, 0, fmt.Errorf("mote build: %v", err)
-			}
-			out, c := RewriteSyscalls(data)
-			if c == 0 {
-				continue
-			}
-			if files == 0 {
-				if err := os.MkdirAll(asmDir, 0o755); err != nil {
-					return 0, 0, fmt.Errorf("mote build: %v", err)
-				}
-			}
-			dst := filepath.Join(asmDir, fmt.Sprintf("%d_%s", files, s))
-			if err := os.WriteFile(dst, out, 0o644); err != nil {
-				return 0, 0, fmt.Errorf("mote build: %v", err)
-			}
-			b.overlay[path] = dst
-			if b.opts.Verbose {
-				fmt.Fprintf(b.opts.Stderr, "mote: %s/%s: %d SYSCALL instructions\n", p.ImportPath, s, c)
-			}
-			n += c
-			files++
-		}
-	}
-	return n, files, nil
 }
 
 // makeImage adds the mote notes to the linked program.

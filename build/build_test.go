@@ -450,3 +450,69 @@ func listTree(t *testing.T, dir string) map[string]string {
 	}
 	return m
 }
+
+// TestBuildXSys builds a program of another module that uses
+// golang.org/x/sys/unix, whose assembly has SYSCALL instructions of its own.
+func TestBuildXSys(t *testing.T) {
+	needGo(t)
+	isolateCache(t)
+	sum, err := os.ReadFile(filepath.Join(repoRoot(t), "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var xsys []string
+	version := ""
+	for _, l := range strings.Split(string(sum), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "golang.org/x/sys" {
+			xsys = append(xsys, l)
+			version = strings.TrimSuffix(f[1], "/go.mod")
+		}
+	}
+	if version == "" {
+		t.Skip("golang.org/x/sys is not in mote's go.sum")
+	}
+	dir := t.TempDir()
+	gomod := "module example.com/xs\n\ngo 1.26.0\n\nrequire golang.org/x/sys " + version + "\n"
+	gosum := strings.Join(xsys, "\n") + "\n"
+	writeFiles(t, dir, map[string]string{
+		"go.mod":  gomod,
+		"go.sum":  gosum,
+		"main.go": "package main\n\nimport (\n\t\"golang.org/x/sys/cpu\"\n\t\"golang.org/x/sys/unix\"\n)\n\nfunc main() { println(unix.Getpid(), cpu.X86.HasAVX) }\n",
+	})
+	// Make sure the module is available (it is in the module cache if mote
+	// was built from source).
+	dl := exec.Command("go", "mod", "download", "golang.org/x/sys")
+	dl.Dir = dir
+	if out, err := dl.CombinedOutput(); err != nil {
+		t.Skipf("cannot download golang.org/x/sys: %v\n%s", err, out)
+	}
+	before := listTree(t, dir)
+	var stderr bytes.Buffer
+	res, err := Build(context.Background(), Options{Dir: dir, Output: t.TempDir(), Verbose: true, Stderr: &stderr})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "golang.org/x/sys/unix/asm_linux_amd64.s: ") {
+		t.Errorf("x/sys/unix assembly not rewritten:\n%s", stderr.String())
+	}
+	if res.RewrittenFiles < 5 {
+		t.Errorf("%d files rewritten, want at least 5", res.RewrittenFiles)
+	}
+	f, err := elf.Open(res.Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	text := f.Section(".text")
+	data, _ := text.Data()
+	for _, name := range []string{"golang.org/x/sys/unix.RawSyscallNoError", "golang.org/x/sys/unix.SyscallNoError"} {
+		if s := lookupSym(t, f, name); s != nil {
+			if bytes.Contains(data[s.Value-text.Addr:s.Value-text.Addr+s.Size], []byte{0x0f, 0x05}) {
+				t.Errorf("%s still contains a SYSCALL instruction", name)
+			}
+		}
+	}
+	if after := listTree(t, dir); !reflect.DeepEqual(before, after) {
+		t.Errorf("the module's files changed")
+	}
+}

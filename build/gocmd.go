@@ -66,7 +66,11 @@ func (g *goTool) run(ctx context.Context, dir string, extraEnv []string, args ..
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	if g.verbose && g.stderr != nil {
-		fmt.Fprintf(g.stderr, "mote: (cd %s && %s go %s)\n", dir, strings.Join(extraEnv, " "), strings.Join(args, " "))
+		env := strings.Join(extraEnv, " ")
+		if env != "" {
+			env += " "
+		}
+		fmt.Fprintf(g.stderr, "mote: (cd %s && %sgo %s)\n", dir, env, strings.Join(args, " "))
 		cmd.Stderr = io.MultiWriter(&stderr, g.stderr)
 	}
 	err := cmd.Run()
@@ -104,15 +108,16 @@ func firstLine(s string) string {
 
 // goEnv is the subset of `go env -json` mote needs.
 type goEnv struct {
-	GOVERSION string
-	GOROOT    string
-	GOMOD     string
-	GOWORK    string
-	GOFLAGS   string
+	GOVERSION  string
+	GOROOT     string
+	GOMOD      string
+	GOWORK     string
+	GOMODCACHE string
+	GOFLAGS    string
 }
 
 func (g *goTool) goEnv(ctx context.Context, dir string) (*goEnv, error) {
-	out, err := g.run(ctx, dir, nil, "env", "-json", "GOVERSION", "GOROOT", "GOMOD", "GOWORK", "GOFLAGS")
+	out, err := g.run(ctx, dir, nil, "env", "-json", "GOVERSION", "GOROOT", "GOMOD", "GOWORK", "GOFLAGS", "GOMODCACHE")
 	if err != nil {
 		var ge *goError
 		if errors.As(err, &ge) {

@@ -264,6 +264,7 @@ func newVM(cfg Config) (_ *vm, err error) {
 			return nil, fmt.Errorf("cannot set up the local APIC of vCPU %d: %v", c.index, err)
 		}
 	}
+	v.mark("lapic") // the timers run from here
 
 	// WallClockNs is filled in by run, just before the first KVM_RUN.
 	encodeBootInfo(v.mem.b[abi.BootInfoBase:abi.BootInfoBase+biSize], &bi)

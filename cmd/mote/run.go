@@ -113,7 +113,10 @@ func runTarget(ctx context.Context, targets []string, verbose bool, stderr io.Wr
 		case err == nil && st.Mode().IsRegular():
 			return t, nil // an image; the monitor validates it
 		case err == nil && st.IsDir():
-			// a package directory
+			// A package directory; "dir" would be an import path to go.
+			if !filepath.IsAbs(t) && !strings.HasPrefix(t, ".") {
+				targets = []string{"./" + t}
+			}
 		case err != nil && !looksLikePackage(t):
 			return "", fmt.Errorf("mote: %s: no such image or package", t)
 		}

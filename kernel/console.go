@@ -85,6 +85,19 @@ func kpanic(msg string) {
 
 // exitGuest ends the whole guest with status.
 func exitGuest(status int) {
+	if debugSyscalls {
+		kprint("mote: memory: user frames ")
+		kprintNum(int64(usedFrames))
+		kprint(", free list ")
+		kprintNum(int64(freeCount))
+		kprint(", never used ")
+		kprintNum(int64((frameLimit - frameNext) / pageSize))
+		kprint(", kernel pages ")
+		kprintNum(int64((memSize - frameLimit) / pageSize))
+		kprint(", threads ")
+		kprintNum(int64(nthreads))
+		kprint("\n")
+	}
 	hypercall(abi.HcExit, uint64(uint32(status)))
 	for {
 	}

@@ -51,10 +51,17 @@ func allocFrame() uint64 {
 		f := frameNext
 		frameNext += pageSize
 		usedFrames++
+		touch(f, 1)
 		return f
+	}
+	if !oomReported {
+		oomReported = true
+		kprint("mote: guest out of memory (raise --memory)\n")
 	}
 	return 0
 }
+
+var oomReported bool
 
 func freeFrame(f uint64) {
 	*(*uint64)(unsafe.Pointer(uintptr(f))) = freeList
@@ -70,7 +77,19 @@ func kallocPages(n uint64) uint64 {
 		return 0
 	}
 	frameLimit -= size
+	touch(frameLimit, n)
 	return frameLimit
+}
+
+// touch writes to n never-used pages at pa so the host backs them before
+// any other access. A never-written host page reads as the shared zero page,
+// and on PVM the copy-on-write fault that follows, when it happens inside a
+// guest REP MOVS/STOS, loses data. A plain store here takes that fault
+// harmlessly (and with THP backs 2 MiB at once).
+func touch(pa, n uint64) {
+	for i := uint64(0); i < n; i++ {
+		*(*uint64)(unsafe.Pointer(uintptr(pa + i*pageSize))) = 0
+	}
 }
 
 // Page-table entry bits.
@@ -79,6 +98,8 @@ const (
 	pteWrite    = 1 << 1
 	pteUser     = 1 << 2
 	ptePS       = 1 << 7
+	pteAccessed = 1 << 5
+	pteDirty    = 1 << 6
 	pteAddrMask = 0x000f_ffff_ffff_f000
 )
 

@@ -178,7 +178,8 @@ func expireTimers() {
 	}
 }
 
-// wake makes a blocked thread runnable; block returns code.
+// wake makes a blocked thread runnable; block returns code. A thread whose
+// deadline passed goes to the front of the run queue: it is already late.
 func wake(t *thread, code int32) {
 	if t.state != tsBlocked {
 		return
@@ -187,6 +188,18 @@ func wake(t *thread, code int32) {
 	waitRemove(t)
 	t.wakeCode = code
 	runqPut(t)
+	if code == wakeTimeout && runqHead != threadAddr(t) {
+		// move from the tail to the head
+		p := threadAddr(t)
+		q := runqHead
+		for threadAt(q).next != p {
+			q = threadAt(q).next
+		}
+		threadAt(q).next = 0
+		runqTail = q
+		t.next = runqHead
+		runqHead = p
+	}
 }
 
 // block puts the running thread to sleep until wake or, if deadline > 0,

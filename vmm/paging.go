@@ -11,7 +11,13 @@ const (
 	ptePS       = 1 << 7
 	pteAddrMask = 0x000F_FFFF_FFFF_F000
 
-	pteRWU = ptePresent | pteWritable | pteUser
+	pteAccessed = 1 << 5
+	pteDirty    = 1 << 6
+
+	// Accessed and Dirty are preset so the hypervisor never has to emulate
+	// their update (on PVM such updates inside string instructions are not
+	// reliable; see docs/architecture.md).
+	pteRWU = ptePresent | pteWritable | pteUser | pteAccessed | pteDirty
 
 	twoMiB = 2 << 20
 	oneGiB = 1 << 30

@@ -47,6 +47,21 @@ func main() {
 	case "numcpu":
 		fmt.Println("numcpu", runtime.NumCPU(), "gomaxprocs", runtime.GOMAXPROCS(0))
 		return
+	case "goroutines":
+		for i := 0; i < 20; i++ {
+			if err := goroutines(); err != nil {
+				fmt.Println("FAIL", err)
+				os.Exit(1)
+			}
+		}
+		fmt.Println("ok")
+		return
+	case "copies":
+		copies()
+		return
+	case "stress":
+		stress()
+		return
 	case "all":
 	default:
 		fmt.Println("unknown mode", mode)
@@ -257,4 +272,99 @@ func preempt() error {
 		close(stop)
 		return errors.New("sleeper did not wake within 5s")
 	}
+}
+
+// stress checks invariants that break if a thread switch loses state:
+// a mutex-protected pair of counters, and float math, across preemptions.
+func stress() {
+	runtime.GOMAXPROCS(4)
+	var mu sync.Mutex
+	a, b := 0, 0
+	var wg sync.WaitGroup
+	bad := 0
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			f := float64(w)
+			for i := 0; i < 300000; i++ {
+				mu.Lock()
+				a++
+				if a != b+1 {
+					bad++
+				}
+				b++
+				mu.Unlock()
+				f = f*1.0000001 + 1
+				if i%1000 == 0 {
+					x := make([]byte, 4096)
+					x[0] = 1
+				}
+			}
+			if f < float64(w) {
+				bad++
+			}
+		}(w)
+	}
+	wg.Wait()
+	fmt.Println("stress a", a, "b", b, "bad", bad)
+	if a != 8*300000 || bad != 0 {
+		os.Exit(1)
+	}
+}
+
+type node struct{ v int }
+
+// copies moves pointer slices around (memmove with SSE registers) while the
+// GC runs and preempts goroutines asynchronously; a lost register shows up as
+// a nil or wrong pointer.
+func copies() {
+	procs := 2
+	if s := os.Getenv("COPIES_PROCS"); s != "" {
+		procs, _ = strconv.Atoi(s)
+	}
+	runtime.GOMAXPROCS(procs)
+	var wg sync.WaitGroup
+	bad := make(chan string, 16)
+	workers := 4
+	if s := os.Getenv("COPIES_WORKERS"); s != "" {
+		workers, _ = strconv.Atoi(s)
+	}
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			src := make([]*node, 4096)
+			for i := range src {
+				src[i] = &node{i}
+			}
+			for iter := 0; iter < 400; iter++ {
+				dst := make([]*node, len(src), len(src)+iter)
+				copy(dst, src)
+				for i, p := range dst {
+					if p == nil || p.v != i {
+						select {
+						case bad <- fmt.Sprintf("worker %d iter %d index %d: %v (dst %p src %p src[i]=%v len %d)", w, iter, i, p, &dst[0], &src[0], src[i], len(src)):
+						default:
+						}
+						return
+					}
+				}
+				src = dst
+				junk := make([]byte, 64<<10)
+				junk[0] = 1
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(bad)
+	n := 0
+	for m := range bad {
+		fmt.Println("FAIL", m)
+		n++
+	}
+	if n > 0 {
+		os.Exit(1)
+	}
+	fmt.Println("copies ok")
 }

@@ -82,6 +82,7 @@ type vm struct {
 
 	// timings, for tests and measurements
 	tStart, tReady, tFirstExit time.Time
+	tRun, tStop                time.Time // first KVM_RUN (about), guest exit
 	firstExit                  sync.Once
 	phases                     []phase
 	intr                       atomic.Pointer[interruptReq]
@@ -314,6 +315,7 @@ func (v *vm) run() int {
 	unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
 	v.mem.mustPut64(abi.BootInfoBase+biWallClockNs, uint64(rt.Nano()))
 	v.mono0 = mono.Nano()
+	v.tRun = time.Now()
 
 	var wg sync.WaitGroup
 	for _, c := range v.cpus {
@@ -342,6 +344,7 @@ func (v *vm) run() int {
 	}
 	<-v.done
 	wg.Wait()
+	v.writeStats(v.cfg.Stderr) // MOTE_STATS=1 only
 	return v.status
 }
 
@@ -349,6 +352,7 @@ func (v *vm) run() int {
 // out of KVM_RUN.
 func (v *vm) stop(status int) {
 	v.stopOnce.Do(func() {
+		v.tStop = time.Now()
 		v.status = status
 		close(v.done)
 		for _, c := range v.cpus {

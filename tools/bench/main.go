@@ -87,6 +87,7 @@ type machine struct {
 	Kernel    string `json:"kernel"`
 	GoVersion string `json:"go_version"`
 	KVM       string `json:"kvm"`
+	Source    string `json:"source"` // the commit measured
 }
 
 // row is one line of the table. Native or Mote is NaN when it does not
@@ -158,6 +159,7 @@ func run() error {
 	}
 	p := func(name string) string { return filepath.Join(tmp, name) }
 	rep := &report{Date: time.Now().UTC().Format("2006-01-02 15:04 MST"), Runs: *flagN, Machine: describeMachine()}
+	rep.Machine.Source = describeSource(root)
 
 	// Builds.
 	builds := [][]string{
@@ -465,7 +467,8 @@ func parseStats(stderr string) (map[string]float64, string) {
 func printReport(w io.Writer, rep *report) {
 	m := rep.Machine
 	fmt.Fprintf(w, "mote benchmark, %s\n", rep.Date)
-	fmt.Fprintf(w, "machine: %d CPUs, %s, Linux %s, %s, %s\n\n", m.CPUs, m.Model, m.Kernel, m.GoVersion, m.KVM)
+	fmt.Fprintf(w, "machine: %d CPUs, %s, Linux %s, %s, %s\n", m.CPUs, m.Model, m.Kernel, m.GoVersion, m.KVM)
+	fmt.Fprintf(w, "source: %s\n\n", m.Source)
 
 	head := []string{"metric", "unit", "native", "mote", "mote/native"}
 	cells := [][]string{head}
@@ -619,4 +622,26 @@ func describeMachine() machine {
 		m.KVM = "/dev/kvm from kvm_pvm (" + strings.TrimSpace(string(b)) + ")"
 	}
 	return m
+}
+
+// describeSource names the commit of root, and whether the tree has
+// uncommitted changes (which the benchmark then measures too).
+func describeSource(root string) string {
+	git := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "git", args...)
+		cmd.Dir = root
+		out, err := cmd.Output()
+		return strings.TrimSpace(string(out)), err
+	}
+	rev, err := git("rev-parse", "--short=12", "HEAD")
+	if err != nil {
+		return "unknown (not a git checkout)"
+	}
+	st, err := git("status", "--porcelain", "--untracked-files=no")
+	if err == nil && st != "" {
+		return fmt.Sprintf("commit %s with uncommitted changes in %d files", rev, len(strings.Split(st, "\n")))
+	}
+	return "commit " + rev
 }

@@ -68,6 +68,20 @@ func frameToContext(t *thread, f *sysframe) {
 	}
 }
 
+// fixResumeJump handles an interrupt that hit the last instruction of
+// resumeuser (JMP *cpu.resumeRIP(GS), the only one that runs unmasked): the
+// thread's real user RIP is the jump's target, still in the per-CPU slot.
+func fixResumeJump(t *thread, c *cpu) {
+	start := resumeuserPC()
+	if t.rip < start || t.rip >= start+512 {
+		return
+	}
+	code := (*[3]byte)(unsafe.Pointer(uintptr(t.rip)))
+	if code[0] == 0x65 && code[1] == 0xff && code[2] == 0x24 {
+		t.rip = c.resumeRIP
+	}
+}
+
 // prepareResume checks that the 24 bytes resumeuser writes below the user
 // SP are mapped; a thread whose stack is gone dies as on Linux.
 func prepareResume(t *thread) {
@@ -90,6 +104,7 @@ func trapGo(tp uint64) {
 	t := threadAt(tp)
 	c := thisCPU()
 	vec, errCode, cr2 := c.trapVector, c.trapErr, c.trapCR2
+	fixResumeJump(t, c)
 	if traceSys {
 		kprint("trap ")
 		kprintNum(int64(vec))

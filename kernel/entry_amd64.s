@@ -206,24 +206,23 @@ TEXT mote_upcall(SB),NOSPLIT|NOFRAME,$0
 	JMP	resumeuser<>(SB)
 
 // resumeuser returns to user mode with the full context saved in the thread
-// R11 points at. The RIP, RFLAGS and R11 are passed through 24 bytes below
-// the user RSP (Go code keeps nothing below its SP; the kernel made sure the
-// bytes are mapped). After cpu.masked is cleared every instruction leaves a
-// consistent user context, so a timer interrupt there is harmless.
+// R11 points at. Nothing is written to user memory: RFLAGS is restored with
+// POPFQ on the kernel stack, then SP and RIP come from per-CPU slots through
+// GS-relative operands, so every general register already holds its user
+// value. After cpu.masked is cleared only the final JMP remains; a timer
+// interrupt there is fixed up by trapGo (the context resumes at resumeRIP).
 TEXT resumeuser<>(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	$0, thread_full(R11)
 	FXRSTOR64	thread_fx(R11)
 	MOVQ	thread_fsbase(R11), AX
 	WRFSBASE_AX
+	MOVQ	thread_rip(R11), AX
+	MOVQ	AX, cpu_resumeRIP(GS)
 	MOVQ	thread_rsp(R11), AX
-	SUBQ	$24, AX
-	MOVQ	thread_rip(R11), CX
-	MOVQ	CX, 16(AX)
-	MOVQ	thread_rflags(R11), CX
-	MOVQ	CX, 8(AX)
-	MOVQ	thread_r11(R11), CX
-	MOVQ	CX, 0(AX)
-	MOVQ	AX, cpu_scratch(GS)
+	MOVQ	AX, cpu_resumeRSP(GS)
+	MOVQ	thread_kstackHi(R11), SP
+	MOVQ	thread_rflags(R11), AX
+	MOVQ	AX, -8(SP)
 	MOVQ	thread_rax(R11), AX
 	MOVQ	thread_rbx(R11), BX
 	MOVQ	thread_rcx(R11), CX
@@ -238,11 +237,17 @@ TEXT resumeuser<>(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	thread_r13(R11), R13
 	MOVQ	thread_r14(R11), R14
 	MOVQ	thread_r15(R11), R15
-	MOVQ	cpu_scratch(GS), SP
+	MOVQ	thread_r11(R11), R11
+	SUBQ	$8, SP
+	BYTE $0x9d	// POPFQ (as a byte: the assembler cannot see the matching push)
+	MOVQ	cpu_resumeRSP(GS), SP
 	MOVQ	$0, cpu_masked(GS)
-	// POPQ R11; POPFQ (as bytes: the assembler cannot see the matching pushes)
-	BYTE $0x41; BYTE $0x5b
-	BYTE $0x9d
+	JMP	*cpu_resumeRIP(GS)
+
+// func resumeuserPC() uint64
+TEXT ·resumeuserPC(SB),NOSPLIT,$0-8
+	LEAQ	resumeuser<>(SB), AX
+	MOVQ	AX, ret+0(FP)
 	RET
 
 // mote_sigrestorer is the return address of every signal handler frame (the

@@ -15,3 +15,4 @@ func rdrand() (v uint64, ok bool)
 func fxsave(dst uint64)
 func cpuPause()
 func sigrestorerPC() uint64
+func resumeuserPC() uint64

@@ -32,6 +32,10 @@ type cpu struct {
 
 	ticks uint64
 
+	// Return-to-user targets used by resumeuser's final indirect jump.
+	resumeRIP uint64
+	resumeRSP uint64
+
 	// Boot-time TLS and fake g for the boot stack (see mote_start).
 	bootTLSG uint64
 	bootTLS  uint64

@@ -178,6 +178,16 @@ func newVM(cfg Config) (_ *vm, err error) {
 	}
 
 	backing := cfg.backing
+	switch os.Getenv("MOTE_BACKING") { // for measurements and debugging
+	case "lazy":
+		backing = backLazy
+	case "populate":
+		backing = backPopulate
+	case "huge":
+		backing = backHuge
+	case "hugepopulate":
+		backing = backHugePopulate
+	}
 	if backing == 0 {
 		backing = defaultBacking
 	}

@@ -6,6 +6,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"syscall"
 	"unsafe"
 )
@@ -86,7 +87,16 @@ func main() {
 		syscall.Munmap(a)
 		syscall.Munmap(b)
 	}
-	// 0b. String copies interrupted by timer interrupts (no page faults).
+	// 0b. String copies interrupted by timer interrupts (no page faults),
+	// while another thread competes for the CPU.
+	if os.Getenv("MEMTEST_COMPETE") != "" {
+		runtime.GOMAXPROCS(2)
+		go func() {
+			for {
+				syscall.Getpid()
+			}
+		}()
+	}
 	{
 		src := make([]byte, 1<<20)
 		for i := range src {
@@ -94,7 +104,7 @@ func main() {
 		}
 		dst := make([]byte, 1<<20)
 		copy(dst, src)
-		for iter := 0; iter < 4000 && !failed; iter++ {
+		for iter := 0; iter < 1500 && !failed; iter++ {
 			for _, k := range []func(dst, src *byte, n int){copyMOVSQ, copyMOVSB} {
 				clear(dst)
 				k(&dst[0], &src[0], len(src))
@@ -106,6 +116,42 @@ func main() {
 				}
 			}
 		}
+	}
+	// 0c. String copies into fresh memory while signals (SIGURG, ignored
+	// by Go unless it wants to preempt) keep arriving.
+	if os.Getenv("MEMTEST_SIGNALS") != "" {
+		runtime.GOMAXPROCS(2)
+		runtime.LockOSThread()
+		tid := syscall.Gettid()
+		stop := make(chan bool)
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				syscall.Tgkill(syscall.Getpid(), tid, syscall.SIGURG)
+			}
+		}()
+		src := make([]byte, 64*page)
+		for i := range src {
+			src[i] = byte(i*7+i>>8) | 1
+		}
+		for round := 0; round < 300 && !failed; round++ {
+			d := mmap(64 * page)
+			k := []func(dst, src *byte, n int){copyMOVSQ, copyMOVSB, copyMOVOU}[round%3]
+			k(&d[0], &src[0], len(src))
+			for i := range d {
+				if d[i] != src[i] {
+					fail("copy with signals: round %d wrong at %d", round, i)
+					break
+				}
+			}
+			syscall.Munmap(d)
+		}
+		close(stop)
+		runtime.UnlockOSThread()
 	}
 	// 1a. Each copy instruction kind into fresh memory.
 	{

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 var failed bool
@@ -344,7 +345,8 @@ func copies() {
 				for i, p := range dst {
 					if p == nil || p.v != i {
 						select {
-						case bad <- fmt.Sprintf("worker %d iter %d index %d: %v (dst %p src %p src[i]=%v len %d)", w, iter, i, p, &dst[0], &src[0], src[i], len(src)):
+						case bad <- fmt.Sprintf("worker %d iter %d index %d: %v (dst %p src %p src[i]=%v len %d) raw %#x %#x %#x %#x %#x", w, iter, i, p, &dst[0], &src[0], src[i], len(src),
+							*(*uintptr)(unsafe.Pointer(&dst[i])), *(*uintptr)(unsafe.Pointer(&dst[i+1])), *(*uintptr)(unsafe.Pointer(&dst[i+2])), *(*uintptr)(unsafe.Pointer(&dst[i+3])), *(*uintptr)(unsafe.Pointer(&dst[i+4]))):
 						default:
 						}
 						return

@@ -16,6 +16,7 @@
 //   - no pointer-typed fields in kernel data structures and no pointer stores
 //     to globals (they would need write barriers): use uintptr;
 //   - no deep recursion (kernel stacks are kstackSize bytes and never grow).
+//
 // A violation shows up as a fault inside the kernel, which the ring-0 stub
 // reports to the monitor (registers and a symbolized backtrace).
 package kernel

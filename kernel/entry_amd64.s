@@ -196,6 +196,10 @@ TEXT mote_upcall(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	cpu_trapRFLAGS(GS), AX
 	MOVQ	AX, thread_rflags(R11)
 	FXSAVE64	thread_fx(R11)
+	// The interrupted code may have had DF set (Go's backward memmove runs
+	// with STD): Go code requires DF clear. The user's RFLAGS are already
+	// saved from the trap frame.
+	CLD
 	MOVQ	thread_kstackHi(R11), SP
 	LEAQ	thread_ktls(R11), AX
 	WRFSBASE_AX

@@ -23,7 +23,7 @@ var (
 	timerHead          uint64 // threads with a deadline, sorted by wakeAt
 	allThreads         uint64
 	nthreads           int
-	nextTid            int32 = 1
+	nextTid            int32  = 1
 	zombie             uint64 // a dead thread whose stack is still in use
 	threadFreeList     uint64
 	numCPUs            int

@@ -8,30 +8,30 @@ import "unsafe"
 // handlers return through rt_sigreturn. Frames are Linux rt_sigframes.
 
 const (
-	sigHUP  = 1
-	sigINT  = 2
-	sigILL  = 4
-	sigTRAP = 5
-	sigABRT = 6
-	sigBUS  = 7
-	sigFPE  = 8
-	sigKILL = 9
-	sigSEGV = 11
-	sigPIPE = 13
-	sigTERM = 15
-	sigCHLD = 17
-	sigCONT = 18
-	sigSTOP = 19
-	sigURG  = 23
+	sigHUP   = 1
+	sigINT   = 2
+	sigILL   = 4
+	sigTRAP  = 5
+	sigABRT  = 6
+	sigBUS   = 7
+	sigFPE   = 8
+	sigKILL  = 9
+	sigSEGV  = 11
+	sigPIPE  = 13
+	sigTERM  = 15
+	sigCHLD  = 17
+	sigCONT  = 18
+	sigSTOP  = 19
+	sigURG   = 23
 	sigWINCH = 28
-	nsig    = 64
+	nsig     = 64
 
-	saSiginfo  = 0x4
-	saOnstack  = 0x08000000
-	saRestart  = 0x10000000
-	saNodefer  = 0x40000000
+	saSiginfo   = 0x4
+	saOnstack   = 0x08000000
+	saRestart   = 0x10000000
+	saNodefer   = 0x40000000
 	saResethand = 0x80000000
-	saRestorer = 0x04000000
+	saRestorer  = 0x04000000
 
 	ssOnstack = 1
 	ssDisable = 2
@@ -136,7 +136,7 @@ func sysSigaltstack(ss, oss uint64) int64 {
 		if !userOK(ss, 24, false) {
 			return -eFAULT
 		}
-		sp, flags, size := *userU64(ss), uint64(*userU32(ss+8)), *userU64(ss+16)
+		sp, flags, size := *userU64(ss), uint64(*userU32(ss + 8)), *userU64(ss + 16)
 		if flags&ssDisable != 0 {
 			t.altSP, t.altSize, t.altFlags = 0, 0, ssDisable
 			return 0
@@ -372,7 +372,7 @@ func sigreturn(t *thread, frame uint64) bool {
 		m := (*uint32)(unsafe.Pointer(&t.fx[24]))
 		*m &= 0xffff
 	}
-	t.sigmask = *userU64(uc+ucSigmask) &^ unblockable
+	t.sigmask = *userU64(uc + ucSigmask) &^ unblockable
 	return true
 }
 

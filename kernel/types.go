@@ -81,20 +81,20 @@ type thread struct {
 	kg fakeG
 
 	// Scheduling and blocking.
-	tid       int32
-	state     int32
-	next      uint64 // run queue / wait queue link
-	tnext     uint64 // timer list link
-	allNext   uint64 // list of all threads
-	wakeAt    int64  // uptime ns deadline of a timed block, 0 if none
-	wakeCode  int32  // why block returned
-	waitKind  int32
-	waitAddr  uint64 // futex address or epoll instance
-	intrOK    int32  // block may be interrupted by a signal
-	onTimers  int32
-	clearTid  uint64 // CLONE_CHILD_CLEARTID
-	exitCode  int32
-	_         int32
+	tid      int32
+	state    int32
+	next     uint64 // run queue / wait queue link
+	tnext    uint64 // timer list link
+	allNext  uint64 // list of all threads
+	wakeAt   int64  // uptime ns deadline of a timed block, 0 if none
+	wakeCode int32  // why block returned
+	waitKind int32
+	waitAddr uint64 // futex address or epoll instance
+	intrOK   int32  // block may be interrupted by a signal
+	onTimers int32
+	clearTid uint64 // CLONE_CHILD_CLEARTID
+	exitCode int32
+	_        int32
 
 	// Signals.
 	sigmask    uint64

@@ -316,6 +316,13 @@ func stress() {
 
 type node struct{ v int }
 
+var manualCopy = os.Getenv("COPIES_MANUAL") != ""
+
+var asmCopy = os.Getenv("COPIES_ASM")
+
+func copyMOVSQ(dst, src unsafe.Pointer, n int)
+func copyMOVOU(dst, src unsafe.Pointer, n int)
+
 // copies moves pointer slices around (memmove with SSE registers) while the
 // GC runs and preempts goroutines asynchronously; a lost register shows up as
 // a nil or wrong pointer.
@@ -341,9 +348,26 @@ func copies() {
 			}
 			for iter := 0; iter < 400; iter++ {
 				dst := make([]*node, len(src), len(src)+iter)
-				copy(dst, src)
+				if asmCopy == "movsq" {
+					copyMOVSQ(unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0]), len(src)*8)
+				} else if asmCopy == "movou" {
+					copyMOVOU(unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0]), len(src)*8)
+				} else if manualCopy {
+					for i := range src {
+						dst[i] = src[i]
+					}
+				} else {
+					copy(dst, src)
+				}
 				for i, p := range dst {
 					if p == nil || p.v != i {
+						var badIdx []int
+						for j, q := range dst {
+							if q == nil || q.v != j {
+								badIdx = append(badIdx, j)
+							}
+						}
+						fmt.Println("bad indices:", badIdx)
 						select {
 						case bad <- fmt.Sprintf("worker %d iter %d index %d: %v (dst %p src %p src[i]=%v len %d) raw %#x %#x %#x %#x %#x", w, iter, i, p, &dst[0], &src[0], src[i], len(src),
 							*(*uintptr)(unsafe.Pointer(&dst[i])), *(*uintptr)(unsafe.Pointer(&dst[i+1])), *(*uintptr)(unsafe.Pointer(&dst[i+2])), *(*uintptr)(unsafe.Pointer(&dst[i+3])), *(*uintptr)(unsafe.Pointer(&dst[i+4]))):

@@ -66,6 +66,7 @@ func setup() error {
 		"hello":       "../examples/hello",
 		"runtimetest": "./progs/runtimetest",
 		"rawsyscall":  "./progs/rawsyscall",
+		"memtest":     "./progs/memtest",
 	} {
 		img := filepath.Join(work, name+".img")
 		if out, err := exec.Command(moteBin, "build", "-o", img, pkg).CombinedOutput(); err != nil {
@@ -317,5 +318,30 @@ func TestNoKVMDevice(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "/dev/kvm does not exist") {
 		t.Errorf("unclear error: %q", out)
+	}
+}
+
+// Memory semantics of the library OS: MADV_DONTNEED zeroes, freed frames are
+// unreachable through old mappings, partial munmap, mprotect, vector
+// registers across faults and interrupts, string copies into fresh memory.
+func TestMemorySemantics(t *testing.T) {
+	t.Parallel()
+	r := mote(t, 120*time.Second, "run", "-m", "64M", "-e", "MEMTEST_SIGNALS=1", images["memtest"])
+	if r.code != 0 || !strings.Contains(r.stdout, "memtest ok") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// Pointer-slice copies while the GC runs and goroutines are preempted
+// asynchronously; a lost register or store shows up as a wrong pointer.
+func TestCopiesUnderPreemption(t *testing.T) {
+	t.Parallel()
+	r := mote(t, 120*time.Second, "run", "-m", "256M", "-e", "COPIES_PROCS=1", images["runtimetest"], "--", "copies")
+	if r.code != 0 || !strings.Contains(r.stdout, "copies ok") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = mote(t, 120*time.Second, "run", "-m", "256M", images["runtimetest"], "--", "stress")
+	if r.code != 0 || !strings.Contains(r.stdout, "bad 0") {
+		t.Errorf("stress: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 }

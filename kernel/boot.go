@@ -56,10 +56,15 @@ func kmain(bi, tscBoot, cpuIndex uint64) uint64 {
 	t.rip = rt0PC()
 	t.rflags = 0x202
 	prepareResume(t)
+	bootDoneUs = uptime() / 1000
 	return threadAddr(t)
 }
 
 const userStackSize = 8 << 20
+
+// bootDoneUs is the uptime at which the kernel handed over to the Go
+// runtime (reported with --debug).
+var bootDoneUs int64
 
 // initialStack maps the main thread's stack and lays out the Linux process
 // start state on it; it returns the initial SP (pointing at argc).

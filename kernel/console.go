@@ -9,6 +9,8 @@ import (
 // Console output: one HcWrite exit carries a whole buffer. User buffers may
 // live anywhere in the address space, so they are copied into conbuf, which
 // lies in the image's bss and therefore at VA == GPA.
+var firstWriteUs int64 // uptime of the first console write (--debug report)
+
 var (
 	conbuf  [64 << 10]byte
 	conargs abi.WriteArgs
@@ -17,6 +19,9 @@ var (
 // consoleWrite writes n bytes at user address p to fd (1 or 2). The caller
 // has validated the range.
 func consoleWrite(fd int, p, n uint64) int64 {
+	if firstWriteUs == 0 {
+		firstWriteUs = uptime() / 1000
+	}
 	var done uint64
 	for done < n {
 		c := n - done
@@ -96,6 +101,16 @@ func exitGuest(status int) {
 		kprintNum(int64((memSize - frameLimit) / pageSize))
 		kprint(", threads ")
 		kprintNum(int64(nthreads))
+		kprint(", page faults ")
+		kprintNum(int64(pageFaults))
+		kprint(", ticks ")
+		kprintNum(int64(thisCPU().ticks))
+		kprint(", kernel boot us ")
+		kprintNum(bootDoneUs)
+		kprint(", first write us ")
+		kprintNum(firstWriteUs)
+		kprint(", uptime us ")
+		kprintNum(uptime() / 1000)
 		kprint("\n")
 	}
 	hypercall(abi.HcExit, uint64(uint32(status)))

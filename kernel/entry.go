@@ -5,6 +5,9 @@ import (
 	"unsafe"
 )
 
+// pageFaults counts user page faults (reported with --debug at exit).
+var pageFaults uint64
+
 // The kernel lock: taken on every kernel entry, held across switches between
 // kernel threads on a CPU, released only when the CPU idles in the monitor.
 var klockWord uint32
@@ -104,6 +107,9 @@ func trapGo(tp uint64) {
 	t := threadAt(tp)
 	c := thisCPU()
 	vec, errCode, cr2 := c.trapVector, c.trapErr, c.trapCR2
+	if vec == 14 {
+		pageFaults++
+	}
 	fixResumeJump(t, c)
 	if traceSys {
 		kprint("trap ")

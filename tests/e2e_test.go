@@ -332,15 +332,11 @@ func TestMemorySemantics(t *testing.T) {
 	}
 }
 
-// Pointer-slice copies while the GC runs and goroutines are preempted
-// asynchronously; a lost register or store shows up as a wrong pointer.
-func TestCopiesUnderPreemption(t *testing.T) {
+// Mutex-protected counters and float state across preemptions and thread
+// switches; a lost register shows up as a broken invariant.
+func TestStateAcrossPreemption(t *testing.T) {
 	t.Parallel()
-	r := mote(t, 120*time.Second, "run", "-m", "256M", "-e", "COPIES_PROCS=1", images["runtimetest"], "--", "copies")
-	if r.code != 0 || !strings.Contains(r.stdout, "copies ok") {
-		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
-	}
-	r = mote(t, 120*time.Second, "run", "-m", "256M", images["runtimetest"], "--", "stress")
+	r := mote(t, 120*time.Second, "run", "-m", "256M", images["runtimetest"], "--", "stress")
 	if r.code != 0 || !strings.Contains(r.stdout, "bad 0") {
 		t.Errorf("stress: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}

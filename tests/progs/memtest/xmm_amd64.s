@@ -16,7 +16,7 @@ TEXT ·xmmAcrossFault(SB),NOSPLIT,$0-24
 	MOVQ	AX, x8+16(FP)
 	RET
 
-// func xmmAcrossSpin(n int) (x1 uint64)
+// func xmmAcrossSpin(n int) uint64
 // Holds a value in X1 while spinning n iterations (timer interrupts hit).
 TEXT ·xmmAcrossSpin(SB),NOSPLIT,$0-16
 	MOVQ	n+0(FP), CX
@@ -26,7 +26,7 @@ loop:
 	DECQ	CX
 	JNZ	loop
 	MOVQ	X1, AX
-	MOVQ	AX, x1+8(FP)
+	MOVQ	AX, ret+8(FP)
 	RET
 
 // func copyMOVSB(dst, src *byte, n int)

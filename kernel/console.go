@@ -6,14 +6,21 @@ import (
 	"github.com/motevm/mote/abi"
 )
 
-// Console output: one HcWrite exit carries a whole buffer. User buffers may
-// live anywhere in the address space, so they are copied into conbuf, which
-// lies in the image's bss and therefore at VA == GPA.
+// Console output. An exit costs tens of microseconds here, so output is
+// buffered: writes to the same fd accumulate in conbuf (in the image's bss,
+// so at VA == GPA for the monitor) and one HcWrite carries the whole buffer.
+// The buffer is flushed when it fills, when the output switches between
+// stdout and stderr (so their order is kept), when the CPU goes idle, at
+// every timer tick (so output is never more than a tick late), and before
+// the guest exits or reports a crash.
 var firstWriteUs int64 // uptime of the first console write (--debug report)
 
 var (
-	conbuf  [64 << 10]byte
-	conargs abi.WriteArgs
+	conbuf    [64 << 10]byte
+	conLen    uint64
+	conFd     int
+	conargs   abi.WriteArgs
+	conBroken int64 // the monitor refused a write: report the error from now on
 )
 
 // consoleWrite writes n bytes at user address p to fd (1 or 2). The caller
@@ -22,27 +29,44 @@ func consoleWrite(fd int, p, n uint64) int64 {
 	if firstWriteUs == 0 {
 		firstWriteUs = uptime() / 1000
 	}
+	if conBroken < 0 {
+		return conBroken
+	}
+	if conLen > 0 && conFd != fd {
+		consoleFlush()
+	}
+	conFd = fd
 	var done uint64
 	for done < n {
 		c := n - done
-		if c > uint64(len(conbuf)) {
-			c = uint64(len(conbuf))
+		if room := uint64(len(conbuf)) - conLen; c > room {
+			c = room
 		}
-		copy(conbuf[:c], userBytes(p+done, c))
-		conargs = abi.WriteArgs{Fd: uint64(fd), Buf: uint64(uintptr(unsafe.Pointer(&conbuf[0]))), Len: c}
-		hypercall(abi.HcWrite, uint64(uintptr(unsafe.Pointer(&conargs))))
-		if conargs.Result < 0 {
-			if done > 0 {
-				return int64(done)
-			}
-			return conargs.Result
-		}
-		done += uint64(conargs.Result)
-		if uint64(conargs.Result) < c {
-			break
+		copy(conbuf[conLen:conLen+c], userBytes(p+done, c))
+		conLen += c
+		done += c
+		if conLen == uint64(len(conbuf)) {
+			consoleFlush()
 		}
 	}
 	return int64(done)
+}
+
+// consoleFlush hands the buffered output to the monitor.
+func consoleFlush() {
+	off := uint64(0)
+	for off < conLen {
+		conargs = abi.WriteArgs{Fd: uint64(conFd), Buf: uint64(uintptr(unsafe.Pointer(&conbuf[off]))), Len: conLen - off}
+		hypercall(abi.HcWrite, uint64(uintptr(unsafe.Pointer(&conargs))))
+		if conargs.Result <= 0 {
+			if conargs.Result < 0 {
+				conBroken = conargs.Result
+			}
+			break
+		}
+		off += uint64(conargs.Result)
+	}
+	conLen = 0
 }
 
 // kprint writes a kernel message to stderr.
@@ -50,6 +74,7 @@ func kprint(s string) {
 	if len(s) == 0 {
 		return
 	}
+	consoleFlush()
 	conargs = abi.WriteArgs{Fd: 2, Buf: uint64(uintptr(unsafe.Pointer(unsafe.StringData(s)))), Len: uint64(len(s))}
 	hypercall(abi.HcWrite, uint64(uintptr(unsafe.Pointer(&conargs))))
 }
@@ -75,14 +100,15 @@ func kprintNum(v int64) {
 		i--
 		b[i] = '-'
 	}
-	copy(conbuf[:], b[i:])
-	conargs = abi.WriteArgs{Fd: 2, Buf: uint64(uintptr(unsafe.Pointer(&conbuf[0]))), Len: uint64(len(b) - i)}
+	consoleFlush()
+	conargs = abi.WriteArgs{Fd: 2, Buf: uint64(uintptr(unsafe.Pointer(&b[i]))), Len: uint64(len(b) - i)}
 	hypercall(abi.HcWrite, uint64(uintptr(unsafe.Pointer(&conargs))))
 }
 
 // kpanic stops the guest with msg (a string literal: it must be addressable
 // by the monitor, and literals live in the image at VA == GPA).
 func kpanic(msg string) {
+	consoleFlush()
 	c := thisCPU()
 	c.fatal = abi.FatalReport{Vector: ^uint64(0), Msg: uint64(uintptr(unsafe.Pointer(unsafe.StringData(msg)))), MsgLen: uint64(len(msg))}
 	fatalHC(uint64(uintptr(unsafe.Pointer(&c.fatal))))
@@ -90,6 +116,7 @@ func kpanic(msg string) {
 
 // exitGuest ends the whole guest with status.
 func exitGuest(status int) {
+	consoleFlush()
 	if debugSyscalls {
 		kprint("mote: memory: user frames ")
 		kprintNum(int64(usedFrames))

@@ -37,6 +37,7 @@ func syscallGo(f *sysframe) {
 	c := thisCPU()
 	if c.pending != 0 {
 		c.pending = 0
+		consoleFlush()
 		expireTimers()
 		yield()
 	}
@@ -123,6 +124,7 @@ func trapGo(tp uint64) {
 	switch {
 	case vec == 32:
 		c.pending = 0
+		consoleFlush()
 		expireTimers()
 		yield()
 	case vec == 14 && handlePageFault(cr2, errCode):

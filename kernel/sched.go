@@ -258,6 +258,7 @@ func schedule() {
 		if traceSys {
 			kprint("idle\n")
 		}
+		consoleFlush()
 		hypercall(abi.HcIdle, deadline)
 	}
 	if zombie != 0 && zombie != thisCPU().cur {

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -327,12 +328,16 @@ func populate(va uint64, write bool) bool {
 	if e == nil {
 		return false
 	}
+	var fresh [faultAround]uint64 // pages mapped by this call, touched below
+	nfresh := 0
 	if *e&ptePresent == 0 {
 		f := allocFrame()
 		if f == 0 {
 			return false
 		}
 		*e = f | flags
+		fresh[nfresh] = page
+		nfresh++
 	} else if write && *e&pteWrite == 0 {
 		return false
 	}
@@ -352,6 +357,18 @@ func populate(va uint64, write bool) bool {
 			break
 		}
 		*ne = f | flags
+		if nfresh < len(fresh) {
+			fresh[nfresh] = a
+			nfresh++
+		}
+	}
+	// Build the hypervisor's shadow entries now, with plain stores of zero
+	// into the new (zeroed) pages through their user addresses: on PVM a
+	// shadow fault taken inside a user REP MOVS/STOS can lose data.
+	if flags&pteWrite != 0 {
+		for i := 0; i < nfresh; i++ {
+			atomic.StoreUint64((*uint64)(unsafe.Pointer(uintptr(fresh[i]))), 0)
+		}
 	}
 	return true
 }

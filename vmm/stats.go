@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"time"
 	"unsafe"
@@ -60,6 +61,22 @@ func (v *vm) statsLine() string {
 	for _, p := range v.phases {
 		fmt.Fprintf(&b, " phase_%s_us=%d", p.name, us(p.at.Sub(prev)))
 		prev = p.at
+	}
+	// KVM's own counters for vCPU 0 (exits handled in the host kernel,
+	// emulated instructions, shadow page faults), nonzero ones only.
+	if len(v.cpus) > 0 {
+		if st, err := v.cpus[0].cpu.Stats(); err == nil {
+			names := make([]string, 0, len(st))
+			for n, x := range st {
+				if x != 0 {
+					names = append(names, n)
+				}
+			}
+			sort.Strings(names)
+			for _, n := range names {
+				fmt.Fprintf(&b, " kvm_%s=%d", n, st[n])
+			}
+		}
 	}
 	b.WriteByte('\n')
 	return b.String()

@@ -119,7 +119,8 @@ func main() {
 	}
 	// 0c. String copies into fresh memory while signals (SIGURG, ignored
 	// by Go unless it wants to preempt) keep arriving.
-	if os.Getenv("MEMTEST_SIGNALS") != "" {
+	stress := os.Getenv("MEMTEST_STRESS") != ""
+	if stress {
 		runtime.GOMAXPROCS(2)
 		runtime.LockOSThread()
 		tid := syscall.Gettid()
@@ -154,7 +155,7 @@ func main() {
 		runtime.UnlockOSThread()
 	}
 	// 1a. Each copy instruction kind into fresh memory.
-	{
+	if stress {
 		src := make([]byte, 64*page)
 		for i := range src {
 			src[i] = byte(i*7+i>>8) | 1
@@ -185,7 +186,11 @@ func main() {
 	for i := range src {
 		src[i] = byte(i*7 + i>>8)
 	}
-	for round := 0; round < 100; round++ {
+	rounds := 0
+	if stress {
+		rounds = 100
+	}
+	for round := 0; round < rounds; round++ {
 		d := mmap(64 * page)
 		switch os.Getenv("PRETOUCH") {
 		case "write":
@@ -246,7 +251,7 @@ func main() {
 	syscall.Mprotect(c, syscall.PROT_READ|syscall.PROT_WRITE)
 	c[0] = 9
 	// 4. Many mappings.
-	var keep [][]byte
+	keep := make([][]byte, 0, 2000)
 	for i := 0; i < 2000; i++ {
 		m := mmap(page)
 		m[0] = byte(i)

@@ -368,6 +368,9 @@ func copies() {
 							}
 						}
 						fmt.Println("bad indices:", badIdx)
+						for _, j := range badIdx {
+							fmt.Printf("  [%d] = %#x (want %p)\n", j, *(*uintptr)(unsafe.Pointer(&dst[j])), src[j])
+						}
 						select {
 						case bad <- fmt.Sprintf("worker %d iter %d index %d: %v (dst %p src %p src[i]=%v len %d) raw %#x %#x %#x %#x %#x", w, iter, i, p, &dst[0], &src[0], src[i], len(src),
 							*(*uintptr)(unsafe.Pointer(&dst[i])), *(*uintptr)(unsafe.Pointer(&dst[i+1])), *(*uintptr)(unsafe.Pointer(&dst[i+2])), *(*uintptr)(unsafe.Pointer(&dst[i+3])), *(*uintptr)(unsafe.Pointer(&dst[i+4]))):

@@ -45,6 +45,10 @@ const (
 	DefaultTick   = 10 * time.Millisecond
 )
 
+// defaultEnv is the guest environment before the image's and the command
+// line's entries.
+var defaultEnv = []string{"HOME=/"}
+
 // defaultBacking is chosen by measurement, see TestMeasureBoot.
 const defaultBacking = backHuge
 
@@ -242,7 +246,9 @@ func newVM(cfg Config) (_ *vm, err error) {
 		return nil, fmt.Errorf("cannot get random seed: %v", err)
 	}
 	argv := append(append([]string{argv0(cfg.ImagePath)}, v.img.Config.Args...), cfg.Args...)
-	env := mergeEnv(v.img.Config.Env, cfg.Env)
+	// Defaults a Linux process would have (HOME, for os.UserHomeDir and
+	// friends); the image's baked env and -e override them.
+	env := mergeEnv(mergeEnv(defaultEnv, v.img.Config.Env), cfg.Env)
 	strs, err := encodeStrings(argv, env)
 	if err != nil {
 		return nil, err

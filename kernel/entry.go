@@ -108,6 +108,7 @@ func trapGo(tp uint64) {
 	t := threadAt(tp)
 	c := thisCPU()
 	vec, errCode, cr2 := c.trapVector, c.trapErr, c.trapCR2
+	outOfMemory = false
 	if vec == 14 {
 		pageFaults++
 	}
@@ -128,6 +129,8 @@ func trapGo(tp uint64) {
 		expireTimers()
 		yield()
 	case vec == 14 && handlePageFault(cr2, errCode):
+	case vec == 14 && outOfMemory:
+		oomKill()
 	default:
 		faultSignal(t, vec, errCode, cr2)
 	}

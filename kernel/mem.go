@@ -54,14 +54,21 @@ func allocFrame() uint64 {
 		touch(f, 1)
 		return f
 	}
-	if !oomReported {
-		oomReported = true
-		kprint("mote: guest out of memory (raise --memory)\n")
-	}
+	outOfMemory = true
 	return 0
 }
 
-var oomReported bool
+// outOfMemory is set when a frame allocation failed; a page fault that
+// cannot be served then ends the guest as Linux's OOM killer ends a process.
+var outOfMemory bool
+
+// oomKill ends the guest after a user page fault found no free memory.
+func oomKill() {
+	kprint("mote: the guest ran out of memory (")
+	kprintNum(int64(memSize >> 20))
+	kprint(" MiB); the program was killed: raise --memory\n")
+	exitGuest(128 + sigKILL)
+}
 
 func freeFrame(f uint64) {
 	*(*uint64)(unsafe.Pointer(uintptr(f))) = freeList

@@ -67,6 +67,7 @@ func setup() error {
 		"runtimetest": "./progs/runtimetest",
 		"rawsyscall":  "./progs/rawsyscall",
 		"memtest":     "./progs/memtest",
+		"oom":         "./progs/oom",
 	} {
 		img := filepath.Join(work, name+".img")
 		if out, err := exec.Command(moteBin, "build", "-o", img, pkg).CombinedOutput(); err != nil {
@@ -359,5 +360,19 @@ func TestStateAcrossPreemption(t *testing.T) {
 	r := mote(t, 120*time.Second, "run", "-m", "256M", images["runtimetest"], "--", "stress")
 	if r.code != 0 || !strings.Contains(r.stdout, "bad 0") {
 		t.Errorf("stress: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// A guest that needs more memory than it has is killed like Linux's OOM
+// killer kills a process, with a sentence that says what to do.
+func TestOutOfMemory(t *testing.T) {
+	t.Parallel()
+	r := mote(t, 60*time.Second, "run", "-m", "64M", images["oom"])
+	if r.code != 137 || !strings.Contains(r.stderr, "ran out of memory (64 MiB)") {
+		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = mote(t, 60*time.Second, "run", "-m", "512M", images["oom"])
+	if r.code != 0 || r.stdout != "allocated 400 MiB\n" {
+		t.Errorf("with enough memory: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }

@@ -50,10 +50,13 @@ TEXT mote_start(SB),NOSPLIT|NOFRAME,$0
 TEXT mote_syscall(SB),NOSPLIT|NOFRAME,$0
 	CMPQ	AX, $228	// clock_gettime: served without entering the kernel
 	JNE	slow
+	MOVQ	·monoBase(SB), CX
 	CMPQ	DI, $1		// CLOCK_MONOTONIC
-	JEQ	mono
+	JEQ	read
+	MOVQ	·wallBase(SB), CX
 	CMPQ	DI, $0		// CLOCK_REALTIME
 	JNE	slow
+read:
 	MOVQ	DX, R11
 	RDTSC
 	SHLQ	$32, DX
@@ -61,18 +64,7 @@ TEXT mote_syscall(SB),NOSPLIT|NOFRAME,$0
 	SUBQ	·tsc0(SB), AX
 	MULQ	·tscMult(SB)
 	SHRQ	$32, DX, AX
-	ADDQ	·wallBase(SB), AX
-	JMP	split
-mono:
-	MOVQ	DX, R11
-	RDTSC
-	SHLQ	$32, DX
-	ORQ	DX, AX
-	SUBQ	·tsc0(SB), AX
-	MULQ	·tscMult(SB)
-	SHRQ	$32, DX, AX
-	ADDQ	·monoBase(SB), AX
-split:
+	ADDQ	CX, AX
 	MOVQ	$1000000000, CX
 	XORL	DX, DX
 	DIVQ	CX

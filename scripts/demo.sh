@@ -10,8 +10,8 @@ fi
 
 mote=$(mktemp -d)/mote
 trap 'rm -rf "$(dirname "$mote")"' EXIT
-echo "+ go build -o mote ./cmd/mote"
-go build -o "$mote" ./cmd/mote
+echo "+ CGO_ENABLED=0 go build -o mote ./cmd/mote"
+CGO_ENABLED=0 go build -o "$mote" ./cmd/mote
 
 echo "+ mote build -o hello.img ./examples/hello"
 "$mote" build -o "$(dirname "$mote")/hello.img" ./examples/hello

@@ -58,7 +58,9 @@ func kvmUsable() error {
 
 func setup() error {
 	moteBin = filepath.Join(work, "mote")
-	if out, err := exec.Command("go", "build", "-o", moteBin, "../cmd/mote").CombinedOutput(); err != nil {
+	build := exec.Command("go", "build", "-o", moteBin, "../cmd/mote")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as installed by the scripts
+	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("building mote: %v\n%s", err, out)
 	}
 	images = map[string]string{}

@@ -163,7 +163,9 @@ func run() error {
 
 	// Builds.
 	builds := [][]string{
-		{"go", "build", "-o", p("mote"), "./cmd/mote"},
+		// The monitor is built static (no libc, no dynamic loader): 1-1.5 ms
+		// less process start-up on these machines.
+		{"env", "CGO_ENABLED=0", "go", "build", "-o", p("mote"), "./cmd/mote"},
 		{"go", "build", "-o", p("hello.native"), "./examples/hello"},
 		{p("mote"), "build", "-o", p("hello.img"), "./examples/hello"},
 		{"go", "build", "-o", p("sysbench.native"), "./tests/progs/sysbench"},

@@ -106,22 +106,30 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	return build(ctx, opts, false)
 }
 
-func build(ctx context.Context, opts Options, keepSame bool) (*Result, error) {
-	if opts.Stderr == nil {
-		opts.Stderr = os.Stderr
-	}
+// absDir makes opts.Dir absolute, defaulting to the working directory.
+func absDir(opts *Options) error {
 	if opts.Dir == "" {
 		wd, err := os.Getwd()
 		if err != nil {
-			return nil, fmt.Errorf("mote build: %v", err)
+			return fmt.Errorf("mote build: %v", err)
 		}
 		opts.Dir = wd
 	}
 	dir, err := filepath.Abs(opts.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("mote build: %v", err)
+		return fmt.Errorf("mote build: %v", err)
 	}
 	opts.Dir = dir
+	return nil
+}
+
+func build(ctx context.Context, opts Options, keepSame bool) (*Result, error) {
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	if err := absDir(&opts); err != nil {
+		return nil, err
+	}
 	for _, kv := range opts.Env {
 		if err := CheckEnv(kv); err != nil {
 			return nil, fmt.Errorf("mote build: %v", err)

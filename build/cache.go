@@ -33,18 +33,9 @@ func importsC(name string, src []byte) bool {
 // to relink. The image file is left alone when the new image is identical,
 // so it keeps its modification time and page-cache residency.
 func BuildCached(ctx context.Context, opts Options) (*Result, error) {
-	if opts.Dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			return nil, fmt.Errorf("mote build: %v", err)
-		}
-		opts.Dir = wd
+	if err := absDir(&opts); err != nil {
+		return nil, err
 	}
-	dir, err := filepath.Abs(opts.Dir)
-	if err != nil {
-		return nil, fmt.Errorf("mote build: %v", err)
-	}
-	opts.Dir = dir
 	cache, err := CacheDir()
 	if err != nil {
 		return nil, err

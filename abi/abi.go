@@ -119,11 +119,14 @@ const (
 	HcWrite       = 1 // value: GPA of WriteArgs
 	HcIdle        = 2 // value: deadline in guest monotonic ns (^0: no deadline); returns on deadline or event
 	HcFatal       = 3 // value: GPA of FatalReport; the monitor prints it and exits non-zero
-	NumHypercalls = 4
+	HcRead        = 4 // value: GPA of WriteArgs (Fd 0): fills Buf without blocking; Result = bytes, 0 at end of input, -EAGAIN if none yet
+	NumHypercalls = 5
 )
 
-// WriteArgs is the argument block of HcWrite. Buf is guest-physical and must
-// lie inside RAM. The monitor stores the result (bytes written, or -errno).
+// WriteArgs is the argument block of HcWrite (and of HcRead, which fills
+// Buf). Buf is guest-physical and must lie inside RAM. The monitor stores the
+// result (bytes transferred, or -errno). When input arrives for a guest idle
+// in HcIdle, the monitor ends the idle so the guest can read it.
 type WriteArgs struct {
 	Fd     uint64 // 1 stdout, 2 stderr
 	Buf    uint64

@@ -144,3 +144,43 @@ func exitGuest(status int) {
 	for {
 	}
 }
+
+// Console input: HcRead never blocks in the monitor (a blocked vCPU would stop
+// every guest thread). With no input yet, the reading thread sleeps; it is
+// woken when the CPU comes back from HcIdle (the monitor ends the idle when
+// input arrives) and, if the CPU never idles, retries every stdinPoll.
+var (
+	inbuf  [16 << 10]byte
+	inargs abi.WriteArgs
+)
+
+const stdinPoll = 10_000_000 // ns
+
+// consoleRead reads stdin into user memory [p, p+n) (validated by the caller).
+func consoleRead(p, n uint64, nonblock bool) int64 {
+	if n == 0 {
+		return 0
+	}
+	if n > uint64(len(inbuf)) {
+		n = uint64(len(inbuf))
+	}
+	for {
+		inargs = abi.WriteArgs{Fd: 0, Buf: uint64(uintptr(unsafe.Pointer(&inbuf[0]))), Len: n}
+		hypercall(abi.HcRead, uint64(uintptr(unsafe.Pointer(&inargs))))
+		r := inargs.Result
+		if r > 0 {
+			copy(userBytes(p, uint64(r)), inbuf[:r])
+			return r
+		}
+		if r != -eAGAIN {
+			return r
+		}
+		if nonblock {
+			return -eAGAIN
+		}
+		waitAdd(curThread(), waitStdin, 0)
+		if block(uptime()+stdinPoll, true) == wakeSignal {
+			return -eINTR
+		}
+	}
+}

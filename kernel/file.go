@@ -322,7 +322,12 @@ func fileRead(f *file, p, n uint64, off int64, usePos bool) int64 {
 		return -eBADF
 	}
 	switch f.kind {
-	case fkConsole, fkNull:
+	case fkConsole:
+		if f.console != 0 {
+			return 0
+		}
+		return consoleRead(p, n, f.flags&oNonblock != 0)
+	case fkNull:
 		return 0
 	case fkZero:
 		clear(userBytes(p, n))

@@ -12,6 +12,7 @@ const (
 	waitFutex
 	waitEpoll
 	waitEventfd
+	waitStdin
 )
 
 func waitAdd(t *thread, kind int32, addr uint64) {

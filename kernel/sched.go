@@ -260,6 +260,8 @@ func schedule() {
 		}
 		consoleFlush()
 		hypercall(abi.HcIdle, deadline)
+		// The idle may have ended because input arrived.
+		wakeWaiters(waitStdin, 0, -1)
 	}
 	if zombie != 0 && zombie != thisCPU().cur {
 		freeThread(threadAt(zombie))

@@ -70,6 +70,7 @@ func setup() error {
 		"rawsyscall":  "./progs/rawsyscall",
 		"memtest":     "./progs/memtest",
 		"oom":         "./progs/oom",
+		"cat":         "./progs/cat",
 	} {
 		img := filepath.Join(work, name+".img")
 		if out, err := exec.Command(moteBin, "build", "-o", img, pkg).CombinedOutput(); err != nil {
@@ -89,12 +90,19 @@ type result struct {
 // mote runs the mote CLI with a deadline: a hang is a failure, not a stuck suite.
 func mote(t *testing.T, timeout time.Duration, args ...string) result {
 	t.Helper()
+	return moteIn(t, timeout, "", args...)
+}
+
+// moteIn is mote with stdin as the CLI's standard input.
+func moteIn(t *testing.T, timeout time.Duration, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, moteBin, args...)
 	cmd.WaitDelay = 5 * time.Second
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
+	cmd.Stdin = strings.NewReader(stdin)
 	t0 := time.Now()
 	err := cmd.Run()
 	r := result{stdout: so.String(), stderr: se.String(), elapsed: time.Since(t0)}
@@ -376,5 +384,24 @@ func TestOutOfMemory(t *testing.T) {
 	r = mote(t, 60*time.Second, "run", "-m", "512M", images["oom"])
 	if r.code != 0 || r.stdout != "allocated 400 MiB\n" {
 		t.Errorf("with enough memory: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// The guest reads mote's standard input: line by line, in bulk, and end of
+// input when there is none.
+func TestStdin(t *testing.T) {
+	t.Parallel()
+	r := moteIn(t, 30*time.Second, "hello\nworld\n", "run", images["cat"], "--", "lines")
+	if r.code != 0 || r.stdout != "1 HELLO\n2 WORLD\n" {
+		t.Errorf("lines: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	big := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
+	r = moteIn(t, 30*time.Second, big, "run", images["cat"])
+	if r.code != 0 || r.stdout != "read 1048576 bytes, err <nil>\n" {
+		t.Errorf("bulk: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = mote(t, 30*time.Second, "run", images["cat"])
+	if r.code != 0 || r.stdout != "read 0 bytes, err <nil>\n" {
+		t.Errorf("empty: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
 }

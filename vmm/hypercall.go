@@ -43,6 +43,8 @@ func (v *vm) hypercall(c *vcpu, m kvm.MMIO) bool {
 		v.idle(c, val)
 	case abi.HcFatal:
 		v.hcFatal(c, val)
+	case abi.HcRead:
+		v.hcRead(c, val)
 	default:
 		return false
 	}

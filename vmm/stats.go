@@ -29,6 +29,7 @@ var hcNames = [abi.NumHypercalls]string{
 	abi.HcWrite: "write",
 	abi.HcIdle:  "idle",
 	abi.HcFatal: "fatal",
+	abi.HcRead:  "read",
 }
 
 // statsLine returns the mote-stats line (with its newline) for a run that

@@ -27,6 +27,7 @@ type Config struct {
 	CPUs        int      // 0 means 1
 	Args        []string // argv after argv[0]
 	Env         []string // KEY=VALUE, override the image's baked env
+	Stdin       io.Reader // nil: the guest reads end of input at once
 	Stdout      io.Writer
 	Stderr      io.Writer
 	Debug       bool   // sets abi.BootFlagDebug
@@ -79,6 +80,7 @@ type vm struct {
 	mono0 int64 // host CLOCK_MONOTONIC of guest monotonic 0
 
 	out consoleOut
+	in  *consoleIn
 
 	stopOnce sync.Once
 	done     chan struct{}
@@ -150,6 +152,14 @@ func newVM(cfg Config) (_ *vm, err error) {
 	}
 	v.cfg = cfg
 	v.out = consoleOut{stdout: cfg.Stdout, stderr: cfg.Stderr}
+	v.in = newConsoleIn(cfg.Stdin, func() {
+		for _, c := range v.cpus {
+			select {
+			case c.wake <- struct{}{}:
+			default:
+			}
+		}
+	})
 
 	if v.img, err = image.Open(cfg.ImagePath); err != nil {
 		return nil, err
@@ -302,6 +312,9 @@ func (v *vm) tscHz() uint64 {
 }
 
 func (v *vm) close() {
+	if v.in != nil {
+		v.in.stop()
+	}
 	for _, c := range v.cpus {
 		c.cpu.Close()
 	}

@@ -371,6 +371,10 @@ func TestStateAcrossPreemption(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "bad 0") {
 		t.Errorf("stress: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
+	r = mote(t, 120*time.Second, "run", "-m", "256M", images["runtimetest"], "--", "xmm")
+	if r.code != 0 || r.stdout != "xmm bad 0\n" {
+		t.Errorf("xmm: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
 }
 
 // A guest that needs more memory than it has is killed like Linux's OOM

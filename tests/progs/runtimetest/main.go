@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -62,6 +63,9 @@ func main() {
 		return
 	case "stress":
 		stress()
+		return
+	case "xmm":
+		xmmStress()
 		return
 	case "all":
 	default:
@@ -396,4 +400,42 @@ func copies() {
 		os.Exit(1)
 	}
 	fmt.Println("copies ok")
+}
+
+type pair struct{ a, b uint64 }
+
+// xmmStress copies 16-byte values (the compiler moves them through SSE
+// registers) in long loops that the runtime preempts asynchronously, and
+// checks every copy: a vector register lost across a preemption shows up
+// as a wrong pair.
+func xmmStress() {
+	runtime.GOMAXPROCS(1)
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var x, y [4096]pair
+			for i := range x {
+				x[i] = pair{uint64(w)<<32 | uint64(i), ^uint64(i)}
+			}
+			for round := 0; round < 3000; round++ {
+				for i := range x {
+					y[(i+round)%len(y)] = x[i]
+				}
+				for i := range x {
+					p := y[(i+round)%len(y)]
+					if p.a != uint64(w)<<32|uint64(i) || p.b != ^uint64(i) {
+						bad.Add(1)
+					}
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	fmt.Println("xmm bad", bad.Load())
+	if bad.Load() != 0 {
+		os.Exit(1)
+	}
 }

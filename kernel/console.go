@@ -125,7 +125,7 @@ func exitGuest(status int) {
 		kprint(", never used ")
 		kprintNum(int64((frameLimit - frameNext) / pageSize))
 		kprint(", kernel pages ")
-		kprintNum(int64((memSize - frameLimit) / pageSize))
+		kprintNum(int64(kernelPages))
 		kprint(", threads ")
 		kprintNum(int64(nthreads))
 		kprint(", page faults ")

@@ -12,18 +12,19 @@ import (
 //   - user frames (4 KiB, for anonymous mappings and page tables) are taken
 //     from the bottom (frameNext, never-touched RAM that is still zero) or
 //     from the free list (zeroed again on allocation);
-//   - kernel objects (threads and their stacks, tables) are carved from the
-//     top (frameLimit moves down) in contiguous runs.
+//   - kernel objects (threads and their stacks, tables) are carved in
+//     contiguous runs from the same never-touched region (kallocPages).
 
 const pageSize = abi.PageSize
 
 var (
-	memSize    uint64
-	frameNext  uint64
-	frameLimit uint64
-	freeList   uint64 // singly linked through the first word of each free frame
-	freeCount  uint64
-	usedFrames uint64 // frames handed out for user memory and page tables
+	memSize     uint64
+	frameNext   uint64
+	frameLimit  uint64
+	freeList    uint64 // singly linked through the first word of each free frame
+	freeCount   uint64
+	usedFrames  uint64 // frames handed out for user memory and page tables
+	kernelPages uint64 // pages handed out by kallocPages
 )
 
 func memInit(bi *abi.BootInfo) {
@@ -83,9 +84,14 @@ func kallocPages(n uint64) uint64 {
 	if frameLimit-frameNext < size {
 		return 0
 	}
-	frameLimit -= size
-	touch(frameLimit, n)
-	return frameLimit
+	// Carved from the low end, next to the first user frames: a small guest
+	// then keeps all its memory in one or two host huge pages instead of
+	// touching a separate one at the top of RAM.
+	p := frameNext
+	frameNext += size
+	kernelPages += n
+	touch(p, n)
+	return p
 }
 
 // touch writes to n never-used pages at pa so the host backs them before

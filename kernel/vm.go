@@ -32,18 +32,41 @@ type vma struct {
 }
 
 var (
-	vmaTable uint64 // *[maxVMAs]vma in kernel memory
+	vmaTable uint64 // *[maxVMAs]vma view of a table with room for vmaCap entries
+	vmaCap   int
 	nvma     int
 )
 
 func vmaInit() {
-	vmaTable = kallocPages(maxVMAs * uint64(unsafe.Sizeof(vma{})) / pageSize)
+	vmaCap = pageSize / int(unsafe.Sizeof(vma{}))
+	vmaTable = kallocPages(1)
 	if vmaTable == 0 {
 		kpanic("mote: no memory for the mapping table")
 	}
 }
 
 func vmas() *[maxVMAs]vma { return (*[maxVMAs]vma)(unsafe.Pointer(uintptr(vmaTable))) }
+
+// vmaRoom makes room for one more mapping, doubling the table when full (a
+// Go program has tens of mappings; the small old tables are not reused).
+func vmaRoom() bool {
+	if nvma < vmaCap {
+		return true
+	}
+	if vmaCap >= maxVMAs {
+		return false
+	}
+	size := uint64(2*vmaCap) * uint64(unsafe.Sizeof(vma{}))
+	t := kallocPages((size + pageSize - 1) / pageSize)
+	if t == 0 {
+		return false
+	}
+	old := vmas()
+	vmaTable = t
+	copy(vmas()[:nvma], old[:nvma])
+	vmaCap *= 2
+	return true
+}
 
 // vmaFind returns the index of the mapping containing va, or -1.
 func vmaFind(va uint64) int {
@@ -98,9 +121,10 @@ func vmaInsert(start, end uint64, prot uint32) bool {
 		v[i].start = start
 		return true
 	}
-	if nvma == maxVMAs {
+	if !vmaRoom() {
 		return false
 	}
+	v = vmas()
 	copy(v[i+1:nvma+1], v[i:nvma])
 	v[i] = vma{start: start, end: end, prot: prot}
 	nvma++
@@ -121,9 +145,10 @@ func vmaRemove(start, end uint64) bool {
 			nvma--
 			i--
 		case m.start < start && m.end > end: // split in two
-			if nvma == maxVMAs {
+			if !vmaRoom() {
 				return false
 			}
+			v = vmas()
 			copy(v[i+2:nvma+1], v[i+1:nvma])
 			nvma++
 			v[i].end = start

@@ -11,6 +11,7 @@ import (
 func TestVMAModel(t *testing.T) {
 	var table [maxVMAs]vma
 	vmaTable = uint64(uintptr(unsafe.Pointer(&table)))
+	vmaCap = maxVMAs
 	nvma = 0
 	const base = userMin + 1<<30
 	const npages = 4096

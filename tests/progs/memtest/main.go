@@ -264,6 +264,26 @@ func main() {
 		}
 		syscall.Munmap(m)
 	}
+	// 5. Many distinct mappings (alternating protections do not merge): the
+	// kernel's mapping table grows.
+	var distinct [][]byte
+	for i := 0; i < 1500; i++ {
+		m := mmap(page)
+		m[0] = byte(i)
+		if i%2 == 1 {
+			syscall.Mprotect(m, syscall.PROT_READ)
+		}
+		distinct = append(distinct, m)
+	}
+	for i, m := range distinct {
+		if m[0] != byte(i) {
+			fail("distinct mapping %d lost its data", i)
+			break
+		}
+	}
+	for _, m := range distinct {
+		syscall.Munmap(m)
+	}
 	if failed {
 		os.Exit(1)
 	}

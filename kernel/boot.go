@@ -28,6 +28,9 @@ func kmain(bi, tscBoot, cpuIndex uint64) uint64 {
 	if unsafe.Sizeof(thread{}) > threadPages*pageSize {
 		kpanic("mote: thread struct too large")
 	}
+	if _, size, _, _ := cpuid(0xd, 0); size > xsaveMax {
+		kpanic("mote: the CPU's XSAVE area is larger than the library OS reserves")
+	}
 	clockInit(b.TSCHz, tscBoot, b.WallClockNs)
 	memInit(b)
 	vmaInit()

@@ -89,6 +89,9 @@ func fixResumeJump(t *thread, c *cpu) {
 // prepareResume checks that the 24 bytes resumeuser writes below the user
 // SP are mapped; a thread whose stack is gone dies as on Linux.
 func prepareResume(t *thread) {
+	if debugSyscalls {
+		checkSP(t)
+	}
 	if !userOK(t.rsp-24, 24, true) {
 		kprint("mote: thread stack not mapped at resume: rsp ")
 		kprintNum(int64(t.rsp))
@@ -113,6 +116,7 @@ func trapGo(tp uint64) {
 		pageFaults++
 	}
 	fixResumeJump(t, c)
+	traceEv(evTrap, t.rip|vec<<56, cr2)
 	if traceSys {
 		kprint("trap ")
 		kprintNum(int64(vec))
@@ -141,3 +145,30 @@ func trapGo(tp uint64) {
 
 // traceSys prints every system call, trap and switch (kernel debugging).
 const traceSys = false
+
+// checkSP records (debug builds of the boot flag only) a resume whose stack
+// pointer lies outside every stack the thread may legitimately run on: the
+// current goroutine's (g from the thread's TLS), the signal stack, its g0
+// stack, or the main thread's initial stack.
+func checkSP(t *thread) {
+	sp := t.rsp
+	if t.altSize != 0 && sp >= t.altSP && sp <= t.altSP+t.altSize {
+		return
+	}
+	if t.g0Top != 0 && sp <= t.g0Top && sp >= t.g0Top-128<<10 {
+		return
+	}
+	if sp >= mmapTop-userStackSize && sp <= mmapTop {
+		return
+	}
+	if t.fsbase >= pageSize+8 && userOK(t.fsbase-8, 8, false) {
+		g := *userU64(t.fsbase - 8)
+		if g != 0 && userOK(g, 16, false) {
+			lo, hi := *userU64(g), *userU64(g + 8)
+			if sp >= lo && sp <= hi {
+				return
+			}
+		}
+	}
+	traceEv(evStale, sp, t.rip)
+}

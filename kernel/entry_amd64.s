@@ -187,7 +187,10 @@ TEXT mote_upcall(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	AX, thread_rip(R11)
 	MOVQ	cpu_trapRFLAGS(GS), AX
 	MOVQ	AX, thread_rflags(R11)
-	FXSAVE64	thread_fx(R11)
+	// XSAVE64 (R11) with every component (EDX:EAX = ~0); thread_fx is 0.
+	MOVL	$-1, AX
+	MOVL	$-1, DX
+	BYTE $0x49; BYTE $0x0f; BYTE $0xae; BYTE $0x23
 	// The interrupted code may have had DF set (Go's backward memmove runs
 	// with STD): Go code requires DF clear. The user's RFLAGS are already
 	// saved from the trap frame.
@@ -209,7 +212,10 @@ TEXT mote_upcall(SB),NOSPLIT|NOFRAME,$0
 // interrupt there is fixed up by trapGo (the context resumes at resumeRIP).
 TEXT resumeuser<>(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	$0, thread_full(R11)
-	FXRSTOR64	thread_fx(R11)
+	// XRSTOR64 (R11) with every component (EDX:EAX = ~0); thread_fx is 0.
+	MOVL	$-1, AX
+	MOVL	$-1, DX
+	BYTE $0x49; BYTE $0x0f; BYTE $0xae; BYTE $0x2b
 	MOVQ	thread_fsbase(R11), AX
 	WRFSBASE_AX
 	MOVQ	thread_rip(R11), AX
@@ -366,9 +372,12 @@ good:
 	RET
 
 // func fxsave(dst uint64)
+// XSAVE64 of every component to dst (64-byte aligned, xsaveMax bytes).
 TEXT ·fxsave(SB),NOSPLIT,$0-8
-	MOVQ	dst+0(FP), AX
-	FXSAVE64	(AX)
+	MOVQ	dst+0(FP), CX
+	MOVL	$-1, AX
+	MOVL	$-1, DX
+	BYTE $0x48; BYTE $0x0f; BYTE $0xae; BYTE $0x21 // XSAVE64 (CX)
 	RET
 
 // func cpuPause()

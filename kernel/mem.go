@@ -52,7 +52,6 @@ func allocFrame() uint64 {
 		f := frameNext
 		frameNext += pageSize
 		usedFrames++
-		touch(f, 1)
 		return f
 	}
 	outOfMemory = true
@@ -90,19 +89,7 @@ func kallocPages(n uint64) uint64 {
 	p := frameNext
 	frameNext += size
 	kernelPages += n
-	touch(p, n)
 	return p
-}
-
-// touch writes to n never-used pages at pa so the host backs them before
-// any other access. A never-written host page reads as the shared zero page,
-// and on PVM the copy-on-write fault that follows, when it happens inside a
-// guest REP MOVS/STOS, loses data. A plain store here takes that fault
-// harmlessly (and with THP backs 2 MiB at once).
-func touch(pa, n uint64) {
-	for i := uint64(0); i < n; i++ {
-		*(*uint64)(unsafe.Pointer(uintptr(pa + i*pageSize))) = 0
-	}
 }
 
 // Page-table entry bits.
@@ -187,6 +174,7 @@ func tlbFlush() {
 
 // zapRange unmaps and frees every present 4 KiB page in [start, end).
 func zapRange(start, end uint64) {
+	traceEv(evZap, start, end)
 	for va := start; va < end; {
 		e := pte(va, false)
 		if e == nil {

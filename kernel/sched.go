@@ -245,6 +245,7 @@ func schedule() {
 					kprintNum(int64(next.rsp))
 					kprint("\n")
 				}
+				traceEv(evSwitch, uint64(next.tid), 0)
 				switchto(c.cur, threadAddr(next))
 			}
 			break

@@ -329,6 +329,7 @@ func setupFrame(t *thread, sig int, act *sigaction) bool {
 		kprintNum(int64(t.rsp))
 		kprint("\n")
 	}
+	traceEv(evSignal, t.rip, uint64(sig))
 	t.rsp = sp
 	t.rip = act.handler
 	t.rdi = uint64(sig)

@@ -225,6 +225,9 @@ func dispatch(t *thread, f *sysframe) int64 {
 		return sysEpollPwait2(a0, a1, a2, a3)
 	case 41: // socket: no network stack yet
 		return -eAFNOSUPPORT
+	case sysTraceDump:
+		traceDump(a0, a1, a2)
+		return 0
 	}
 	logUnimplemented(f.ax)
 	return -eNOSYS
@@ -440,6 +443,7 @@ func sysClone(t *thread, f *sysframe, flags, newsp, ptid, ctid, tls uint64) int6
 	c.rax = 0
 	c.rip = *userU64(f.usp)
 	c.rsp = newsp
+	c.g0Top = newsp
 	c.rcx = c.rip
 	c.rflags = 0x202
 	c.r11 = c.rflags

@@ -61,7 +61,11 @@ type fakeG struct {
 // Threads live in kernel memory (kallocPages), page aligned, followed by their
 // kernel stack. Fields used by assembly come first.
 type thread struct {
-	fx [512]byte // FXSAVE64 image of the user FPU/SSE state (16-byte aligned)
+	// XSAVE image of the user's extended state (x87, SSE and, where the CPU
+	// has them, AVX and AVX-512: on PVM the guest runs on the host CPU, and
+	// Go uses AVX when the CPU reports it). 64-byte aligned (the thread is
+	// page aligned); the first 512 bytes are in FXSAVE format.
+	fx [xsaveMax]byte
 
 	// User register context, valid while the thread is out of user mode
 	// because of a trap, and for new threads and signal delivery.
@@ -103,6 +107,8 @@ type thread struct {
 	altSP      uint64
 	altSize    uint64
 	altFlags   uint64
+
+	g0Top uint64 // debugging: top of the thread's initial (g0) stack
 }
 
 // siginfoShort is what we remember of a pending signal.
@@ -126,6 +132,7 @@ const (
 const (
 	kstackSize  = 64 << 10
 	threadPages = 4 // thread struct area; the stack follows
+	xsaveMax    = 8192
 )
 
 func threadAt(p uint64) *thread { return (*thread)(unsafe.Pointer(uintptr(p))) }

@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"sync/atomic"
 	"unsafe"
 )
 
@@ -333,9 +332,8 @@ func populate(va uint64, write bool) bool {
 	if m.prot == 0 || (write && m.prot&protWrite == 0) {
 		return false
 	}
-	// Accessed and Dirty are set up front: the hypervisor then never has to
-	// emulate their update, and on PVM a dirty-bit shadow fault in the middle
-	// of a REP MOVS loses data (see docs/architecture.md, "PVM caveats").
+	// Accessed and Dirty are set up front, so the hypervisor never has to
+	// emulate their update (shadow paging on PVM).
 	flags := uint64(ptePresent | pteUser | pteAccessed)
 	if m.prot&protWrite != 0 {
 		flags |= pteWrite | pteDirty
@@ -349,20 +347,17 @@ func populate(va uint64, write bool) bool {
 	if hi > m.end {
 		hi = m.end
 	}
+	traceEv(evMmap, lo, hi)
 	e := pte(page, true)
 	if e == nil {
 		return false
 	}
-	var fresh [faultAround]uint64 // pages mapped by this call, touched below
-	nfresh := 0
 	if *e&ptePresent == 0 {
 		f := allocFrame()
 		if f == 0 {
 			return false
 		}
 		*e = f | flags
-		fresh[nfresh] = page
-		nfresh++
 	} else if write && *e&pteWrite == 0 {
 		return false
 	}
@@ -382,18 +377,6 @@ func populate(va uint64, write bool) bool {
 			break
 		}
 		*ne = f | flags
-		if nfresh < len(fresh) {
-			fresh[nfresh] = a
-			nfresh++
-		}
-	}
-	// Build the hypervisor's shadow entries now, with plain stores of zero
-	// into the new (zeroed) pages through their user addresses: on PVM a
-	// shadow fault taken inside a user REP MOVS/STOS can lose data.
-	if flags&pteWrite != 0 {
-		for i := 0; i < nfresh; i++ {
-			atomic.StoreUint64((*uint64)(unsafe.Pointer(uintptr(fresh[i]))), 0)
-		}
 	}
 	return true
 }

@@ -15,8 +15,7 @@ const (
 	pteDirty    = 1 << 6
 
 	// Accessed and Dirty are preset so the hypervisor never has to emulate
-	// their update (on PVM such updates inside string instructions are not
-	// reliable; see docs/architecture.md).
+	// their update (shadow paging on PVM).
 	pteRWU = ptePresent | pteWritable | pteUser | pteAccessed | pteDirty
 
 	twoMiB = 2 << 20

@@ -202,10 +202,7 @@ func newVM(cfg Config) (_ *vm, err error) {
 				if err := v.img.ReadSegment(s, v.mem.b[s.Vaddr:s.Vaddr+s.Memsz]); err != nil {
 					return err
 				}
-				// Back the bss and the boot stacks with real host pages now.
-				touchPages(v.mem.b[s.Vaddr+s.Filesz : s.Vaddr+s.Memsz])
 			}
-			touchPages(v.mem.b[abi.BootStackBase : abi.BootStackBase+uint64(cfg.CPUs)*abi.BootStackSize])
 			buildPageTables(v.mem) // at pml4GPA, which the vCPUs already use
 			writeGDT(v.mem, cfg.CPUs)
 			writeIDT(v.mem, v.img.Note)
@@ -414,16 +411,5 @@ func (v *vm) stopped() bool {
 		return true
 	default:
 		return false
-	}
-}
-
-// touchPages writes a zero into every 4 KiB page of b, which must be zero
-// already (bss, unused RAM). On PVM a host page that is first read (and so
-// mapped to the shared zero page) and later written by a guest REP MOVS/STOS
-// can lose data in that instruction; writing first gives the page real
-// backing before the guest sees it. With THP one write backs 2 MiB.
-func touchPages(b []byte) {
-	for i := 0; i < len(b); i += abi.PageSize {
-		b[i] = 0
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -372,6 +373,10 @@ func copies() {
 							}
 						}
 						fmt.Println("bad indices:", badIdx)
+						// With mote run --debug, the library OS prints its recent
+						// events touching dst (mote_trace_dump).
+						lo := uintptr(unsafe.Pointer(&dst[0]))
+						syscall.Syscall(0x4d4f5445, lo, lo+uintptr(cap(dst))*8, 0)
 						for _, j := range badIdx {
 							fmt.Printf("  [%d] = %#x (want %p)\n", j, *(*uintptr)(unsafe.Pointer(&dst[j])), src[j])
 						}
@@ -396,6 +401,9 @@ func copies() {
 		fmt.Println("FAIL", m)
 		n++
 	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Println("numgc", ms.NumGC, "heapsys MiB", ms.HeapSys>>20)
 	if n > 0 {
 		os.Exit(1)
 	}

@@ -11,11 +11,12 @@ import (
 // expects).
 
 const (
-	userMin     = 0x1_0000_0000 // below: the identity-mapped RAM and devices
-	userMax     = 0x7fff_ffff_f000
-	mmapTop     = 0x7f00_0000_0000
-	maxVMAs     = 8192
-	faultAround = 16
+	userMin        = 0x1_0000_0000 // below: the identity-mapped RAM and devices
+	userMax        = 0x7fff_ffff_f000
+	mmapTop        = 0x7f00_0000_0000
+	maxVMAs        = 8192
+	faultAround    = 16  // pages mapped around a random fault
+	maxFaultAround = 512 // pages mapped ahead of a sequential fault (2 MiB)
 )
 
 const (
@@ -28,6 +29,10 @@ type vma struct {
 	start, end uint64
 	prot       uint32
 	flags      uint32
+	// Sequential fault detection: a fault at seqNext (just past the last
+	// populated window) doubles the window, up to maxFaultAround pages.
+	seqNext   uint64
+	seqWindow uint64
 }
 
 var (
@@ -320,15 +325,19 @@ func sysMadvise(addr, length, advice uint64) int64 {
 	return 0
 }
 
-// populate maps the page at va (and up to faultAround pages around it, within
-// its mapping) for an access. It reports false if va is not mapped with a
+// populate maps the page at va, and neighbours within its mapping, for an
+// access. A random fault maps the aligned faultAround-page block around va;
+// a fault just past the previous window of the same mapping (a sequential
+// walk, as the Go heap grows) maps a window twice as large, up to
+// maxFaultAround pages, so a large fresh region costs a few traps rather
+// than one per 64 KiB. It reports false if va is not mapped with a
 // protection that allows the access, or memory is exhausted.
 func populate(va uint64, write bool) bool {
 	i := vmaFind(va)
 	if i < 0 {
 		return false
 	}
-	m := vmas()[i]
+	m := &vmas()[i]
 	if m.prot == 0 || (write && m.prot&protWrite == 0) {
 		return false
 	}
@@ -339,15 +348,6 @@ func populate(va uint64, write bool) bool {
 		flags |= pteWrite | pteDirty
 	}
 	page := va &^ (pageSize - 1)
-	lo := page &^ (faultAround*pageSize - 1)
-	hi := lo + faultAround*pageSize
-	if lo < m.start {
-		lo = m.start
-	}
-	if hi > m.end {
-		hi = m.end
-	}
-	traceEv(evMmap, lo, hi)
 	e := pte(page, true)
 	if e == nil {
 		return false
@@ -361,14 +361,32 @@ func populate(va uint64, write bool) bool {
 	} else if write && *e&pteWrite == 0 {
 		return false
 	}
-	// Fault-around: the neighbours share the last-level table, so their
-	// entries are adjacent to e.
-	base := uint64(uintptr(unsafe.Pointer(e))) - ((page>>12)&511)*8
+	n := uint64(faultAround)
+	lo := page &^ (faultAround*pageSize - 1)
+	if page == m.seqNext && m.seqWindow > 0 {
+		n = 2 * m.seqWindow
+		if n > maxFaultAround {
+			n = maxFaultAround
+		}
+		lo = page
+	}
+	hi := lo + n*pageSize
+	if lo < m.start {
+		lo = m.start
+	}
+	if hi > m.end || hi < lo {
+		hi = m.end
+	}
+	m.seqNext, m.seqWindow = hi, n
+	traceEv(evMmap, lo, hi)
 	for a := lo; a < hi; a += pageSize {
-		if a == page || (a>>21) != (page>>21) {
+		if a == page {
 			continue
 		}
-		ne := entryAt(base, (a>>12)&511)
+		ne := pte(a, true)
+		if ne == nil {
+			break
+		}
 		if *ne&ptePresent != 0 {
 			continue
 		}

@@ -67,8 +67,8 @@ func newThread() *thread {
 	*userU64(sp) = 0
 	*userU64(sp + 8) = threadStartPC()
 	t.ksp = sp
-	// Default user FPU state: FXSAVE of a clean state would do, but the
-	// creator's state is copied by callers; set MXCSR sane anyway.
+	// Callers copy the creator's extended state into fx; until then keep an
+	// XRSTOR-able image (all components in their initial state, sane MXCSR).
 	*(*uint32)(unsafe.Pointer(&t.fx[24])) = 0x1f80
 	return t
 }

@@ -25,6 +25,7 @@ func kunlock() { atomic.StoreUint32(&klockWord, 0) }
 func syscallGo(f *sysframe) {
 	klock()
 	t := curThread()
+	traceEv(evSyscall, f.ax, f.di)
 	if traceSys {
 		kprint("sys ")
 		kprintNum(int64(f.ax))

@@ -26,11 +26,6 @@ func syscallGo(f *sysframe) {
 	klock()
 	t := curThread()
 	traceEv(evSyscall, f.ax, f.di)
-	if traceSys {
-		kprint("sys ")
-		kprintNum(int64(f.ax))
-		kprint("\n")
-	}
 	r := dispatch(t, f)
 	if t.full == 0 {
 		f.ax = uint64(r)
@@ -118,15 +113,6 @@ func trapGo(tp uint64) {
 	}
 	fixResumeJump(t, c)
 	traceEv(evTrap, t.rip|vec<<56, cr2)
-	if traceSys {
-		kprint("trap ")
-		kprintNum(int64(vec))
-		kprint(" rip ")
-		kprintNum(int64(t.rip))
-		kprint(" cr2 ")
-		kprintNum(int64(cr2))
-		kprint("\n")
-	}
 	switch {
 	case vec == 32:
 		c.pending = 0
@@ -143,9 +129,6 @@ func trapGo(tp uint64) {
 	prepareResume(t)
 	kunlock()
 }
-
-// traceSys prints every system call, trap and switch (kernel debugging).
-const traceSys = false
 
 // checkSP records (debug builds of the boot flag only) a resume whose stack
 // pointer lies outside every stack the thread may legitimately run on: the

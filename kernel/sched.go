@@ -236,15 +236,6 @@ func schedule() {
 		if next != nil {
 			next.state = tsRunning
 			if next != cur {
-				if traceSys {
-					kprint("switch to ")
-					kprintNum(int64(next.tid))
-					kprint(" rip ")
-					kprintNum(int64(next.rip))
-					kprint(" rsp ")
-					kprintNum(int64(next.rsp))
-					kprint("\n")
-				}
 				traceEv(evSwitch, uint64(next.tid), 0)
 				switchto(c.cur, threadAddr(next))
 			}
@@ -256,9 +247,6 @@ func schedule() {
 			deadline = uint64(threadAt(timerHead).wakeAt)
 		}
 		c.pending = 0
-		if traceSys {
-			kprint("idle\n")
-		}
 		consoleFlush()
 		hypercall(abi.HcIdle, deadline)
 		// The idle may have ended because input arrived.

@@ -56,19 +56,24 @@ const writeArgsSize = 32 // abi.WriteArgs
 // hcWrite writes the guest buffer described by the WriteArgs at gpa to the
 // console and stores the result (bytes written or -errno).
 func (v *vm) hcWrite(c *vcpu, gpa uint64) {
+	v.consoleIO(c, gpa, "HcWrite", func(fd uint64, data []byte) int64 { return v.out.write(fd, data) })
+}
+
+// consoleIO serves HcWrite and HcRead: it reads the WriteArgs at gpa,
+// bounds-checks the buffer (at most maxWrite bytes), runs do on it and
+// stores the result. A buffer outside RAM gives -EFAULT; WriteArgs outside
+// RAM is a guest bug and crashes it.
+func (v *vm) consoleIO(c *vcpu, gpa uint64, name string, do func(fd uint64, data []byte) int64) {
 	args, ok := v.mem.slice(gpa, writeArgsSize)
 	if !ok {
-		v.crash(c, fmt.Sprintf("HcWrite with its WriteArgs at %#x, outside guest RAM", gpa), nil)
+		v.crash(c, fmt.Sprintf("%s with its arguments at %#x, outside guest RAM", name, gpa), nil)
 		return
 	}
 	le := binary.LittleEndian
 	fd, buf, n := le.Uint64(args[0:]), le.Uint64(args[8:]), le.Uint64(args[16:])
-	n = min(n, maxWrite)
-	var res int64
-	if data, ok := v.mem.slice(buf, n); !ok {
-		res = -eFAULT
-	} else {
-		res = v.out.write(fd, data)
+	res := int64(-eFAULT)
+	if data, ok := v.mem.slice(buf, min(n, maxWrite)); ok {
+		res = do(fd, data)
 	}
 	le.PutUint64(args[24:], uint64(res))
 }

@@ -1,8 +1,6 @@
 package vmm
 
 import (
-	"encoding/binary"
-	"fmt"
 	"io"
 	"sync"
 )
@@ -98,22 +96,10 @@ func (in *consoleIn) stop() {
 
 // hcRead serves HcRead: the WriteArgs at gpa name the guest buffer.
 func (v *vm) hcRead(c *vcpu, gpa uint64) {
-	args, ok := v.mem.slice(gpa, writeArgsSize)
-	if !ok {
-		v.crash(c, fmt.Sprintf("HcRead with its arguments at %#x, outside guest RAM", gpa), nil)
-		return
-	}
-	le := binary.LittleEndian
-	fd, buf, n := le.Uint64(args[0:]), le.Uint64(args[8:]), le.Uint64(args[16:])
-	n = min(n, maxWrite)
-	var res int64
-	switch data, ok := v.mem.slice(buf, n); {
-	case fd != 0:
-		res = -eBADF
-	case !ok:
-		res = -eFAULT
-	default:
-		res = v.in.read(data)
-	}
-	le.PutUint64(args[24:], uint64(res))
+	v.consoleIO(c, gpa, "HcRead", func(fd uint64, data []byte) int64 {
+		if fd != 0 {
+			return -eBADF
+		}
+		return v.in.read(data)
+	})
 }

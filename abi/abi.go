@@ -21,11 +21,12 @@
 //	0x0040_0000  the ELF image at its link addresses (Go's default)
 //	image end .. MemSize: free RAM, owned by the guest's frame allocator
 //	HypercallBase: one MMIO page outside RAM; stores to it are hypercalls
+//	VirtioMMIOBase: virtio-mmio register windows, one page (see below)
 package abi
 
 // Version is the monitor<->guest ABI version carried in every image's note.
 // Bump it on any incompatible change to this package.
-const Version = 1
+const Version = 2
 
 // ELF note that marks a mote image. It is a PT_NOTE segment added by the
 // image builder after linking.
@@ -79,6 +80,13 @@ const (
 	// MaxMemory bounds guest RAM so that RAM never overlaps the hypercall page.
 	MaxMemory     = 0xC000_0000
 	HypercallBase = 0xD000_0000 // guest-physical and virtual (identity mapped, user RW)
+
+	// Virtio devices: BootInfo.NumVirtio virtio-mmio (version 2) register
+	// windows at VirtioMMIOBase + i*VirtioMMIOStride, identity mapped,
+	// user RW, uncached (the layout QEMU microvm uses, 512 bytes apart).
+	VirtioMMIOBase   = 0xD000_1000
+	VirtioMMIOStride = 0x200
+	MaxVirtio        = 8
 )
 
 // BootStackTop is the initial RSP of cpu.
@@ -121,6 +129,10 @@ const (
 	HcFatal       = 3 // value: GPA of FatalReport; the monitor prints it and exits non-zero
 	HcRead        = 4 // value: GPA of WriteArgs (Fd 0): fills Buf without blocking; Result = bytes, 0 at end of input, -EAGAIN if none yet
 	NumHypercalls = 5
+
+	// Virtio kicks (stores to a queue's QueueNotify register) are not
+	// hypercalls: the monitor serves them with a KVM ioeventfd, so they
+	// never exit to user space.
 )
 
 // WriteArgs is the argument block of HcWrite (and of HcRead, which fills
@@ -171,6 +183,32 @@ type BootInfo struct {
 	Flags       uint64   // BootFlag*
 	Seed        [32]byte // entropy from the host (getrandom)
 	Hostname    [64]byte // NUL-terminated
+	NumVirtio   uint32   // virtio-mmio devices present (at most MaxVirtio)
+	_           uint32
+	Net         NetConfig // addresses of the first virtio-net device
+}
+
+// NetConfig is how the guest configures its network interface: static
+// addresses chosen by the monitor (the user network's fixed plan, or --ip
+// and --gateway for a tap device). Zero addresses mean "not configured".
+// The guest also writes DNS into /etc/resolv.conf for Go's resolver.
+//
+// Devices notify the guest without interrupts: the guest polls used rings
+// at its scheduling points, and a device that adds used buffers to a queue
+// whose driver did not set virtio.AvailFNoInterrupt ends a guest's HcIdle.
+type NetConfig struct {
+	IPv4      [4]byte
+	Prefix4   uint8 // prefix length of IPv4
+	Prefix6   uint8 // prefix length of IPv6
+	_         [2]byte
+	Gateway4  [4]byte
+	DNS4      [4]byte // resolver (IPv4); zero: none
+	IPv6      [16]byte
+	Gateway6  [16]byte
+	DNS6      [16]byte // resolver (IPv6); zero: none
+	SearchLen uint32   // bytes of Search used
+	_         uint32
+	Search    [64]byte // DNS search domains, space-separated (resolv.conf "search")
 }
 
 // BootMagic identifies a BootInfo.

@@ -46,6 +46,14 @@ type Note struct {
 	SyscallTrap  uint64 // VA of the ring-0 SYSCALL handler (MSR LSTAR), symbol mote_systrap
 }
 
+// Note flags.
+const (
+	// NoteFlagNet: the image links the guest network stack (package
+	// guestnet); without it the program cannot use sockets and the monitor
+	// attaches no network device.
+	NoteFlagNet = 1 << 0
+)
+
 // NoteSize is the encoded size of Note.
 const NoteSize = 40
 

@@ -35,6 +35,7 @@ func syscallGo(f *sysframe) {
 		c.pending = 0
 		consoleFlush()
 		expireTimers()
+		devPoll()
 		yield()
 	}
 	if t.full == 0 && t.sigpending&^t.sigmask != 0 {
@@ -118,6 +119,7 @@ func trapGo(tp uint64) {
 		c.pending = 0
 		consoleFlush()
 		expireTimers()
+		devPoll()
 		yield()
 	case vec == 14 && handlePageFault(cr2, errCode):
 	case vec == 14 && outOfMemory:

@@ -384,3 +384,19 @@ TEXT ·fxsave(SB),NOSPLIT,$0-8
 TEXT ·cpuPause(SB),NOSPLIT,$0-0
 	PAUSE
 	RET
+
+// func mmioRead32(addr uint64) uint32
+// One 4-byte load from a device register (an MMIO exit to the monitor).
+TEXT ·mmioRead32(SB),NOSPLIT,$0-12
+	MOVQ	addr+0(FP), AX
+	MOVL	(AX), CX
+	MOVL	CX, ret+8(FP)
+	RET
+
+// func mmioWrite32(addr uint64, v uint32)
+// One 4-byte store to a device register.
+TEXT ·mmioWrite32(SB),NOSPLIT,$0-12
+	MOVQ	addr+0(FP), AX
+	MOVL	v+8(FP), CX
+	MOVL	CX, (AX)
+	RET

@@ -84,7 +84,7 @@ func epollForget(fd, fi int32) {
 
 // pollable reports whether a file kind can be registered.
 func pollable(f *file) bool {
-	return f.kind == fkEventfd
+	return f.kind == fkEventfd || f.kind == fkNetdev || f.kind == fkSock
 }
 
 // readiness returns the current events of a file.
@@ -99,6 +99,10 @@ func readiness(f *file) uint32 {
 			ev |= epollOut
 		}
 		return ev
+	case fkNetdev:
+		return netReadiness()
+	case fkSock:
+		return f.ready
 	}
 	return 0
 }
@@ -222,6 +226,7 @@ func epollWait(epfd, evs, max uint64, deadline int64, nonblock bool) int64 {
 		return -eFAULT
 	}
 	for {
+		devPoll()
 		n := epollCollect(e.ep, evs, int(max))
 		if n > 0 || nonblock {
 			return int64(n)

@@ -33,4 +33,6 @@ const (
 	eNOTSOCK     = int64(syscall.ENOTSOCK)
 	eLOOP        = int64(syscall.ELOOP)
 	eNOTEMPTY    = int64(syscall.ENOTEMPTY)
+	eBUSY        = int64(syscall.EBUSY)
+	eMSGSIZE     = int64(syscall.EMSGSIZE)
 )

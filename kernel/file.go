@@ -25,6 +25,8 @@ const (
 	fkDir
 	fkEventfd
 	fkEpoll
+	fkNetdev // the virtio-net device (virtionet.go)
+	fkSock   // a socket served by the guest network stack: readiness only
 )
 
 type file struct {
@@ -35,9 +37,9 @@ type file struct {
 	off     int64
 	count   uint64 // eventfd counter
 	efdSem  int32
-	console int32 // 0 stdin, 1 stdout, 2 stderr
-	ep      int32 // epoll instance index
-	_       int32
+	console int32  // 0 stdin, 1 stdout, 2 stderr
+	ep      int32  // epoll instance index
+	ready   uint32 // fkSock: EPOLL* readiness set by abi.SysSockReady
 }
 
 var (
@@ -73,6 +75,7 @@ const (
 	ndRandom
 	ndHostname
 	ndText
+	ndGenerated // text built at boot (netconf.go)
 )
 
 type node struct {
@@ -91,7 +94,8 @@ var nodes = [...]node{
 	{name: "urandom", parent: 1, kind: ndRandom},
 	{name: "etc", parent: 0, kind: ndDir},
 	{name: "hostname", parent: 6, kind: ndHostname},
-	{name: "hosts", parent: 6, kind: ndText, text: "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
+	{name: "hosts", parent: 6, kind: ndGenerated},
+	{name: "resolv.conf", parent: 6, kind: ndGenerated},
 	{name: "proc", parent: 0, kind: ndDir},
 	{name: "sys", parent: 0, kind: ndDir},
 	{name: "tmp", parent: 0, kind: ndDir},
@@ -139,6 +143,9 @@ func releaseFile(fi int32) {
 		if f.kind == fkEpoll {
 			epollFree(f.ep)
 		}
+		if f.kind == fkNetdev {
+			netClosed()
+		}
 		f.kind = fkFree
 	}
 }
@@ -150,6 +157,7 @@ func filesInit() {
 		fdTable[fd] = fi + 1
 	}
 	hostnameTxt[hostnameLen] = '\n'
+	netconfInit()
 }
 
 func sysClose(fd uint64) int64 {
@@ -309,6 +317,8 @@ func nodeText(nd int32) string {
 		return unsafe.String(&hostnameTxt[0], hostnameLen+1)
 	case ndText:
 		return nodes[nd].text
+	case ndGenerated:
+		return generatedText(nodes[nd].name)
 	}
 	return ""
 }
@@ -353,6 +363,10 @@ func fileRead(f *file, p, n uint64, off int64, usePos bool) int64 {
 		return -eISDIR
 	case fkEventfd:
 		return eventfdRead(f, p, n)
+	case fkNetdev:
+		return netRead(f, p, n)
+	case fkSock:
+		return -eNOTSOCK // sockets are served above the kernel
 	}
 	return -eINVAL
 }
@@ -371,6 +385,10 @@ func fileWrite(f *file, p, n uint64) int64 {
 		return int64(n)
 	case fkEventfd:
 		return eventfdWrite(f, p, n)
+	case fkNetdev:
+		return netWrite(f, 0, 0, p, n)
+	case fkSock:
+		return -eNOTSOCK
 	}
 	return -eINVAL
 }
@@ -425,6 +443,15 @@ func sysRWv(fd, iov, cnt uint64, write bool) int64 {
 	}
 	if !userOK(iov, cnt*16, false) {
 		return -eFAULT
+	}
+	if f.kind == fkNetdev && write {
+		// One frame gathered from every buffer.
+		for i := uint64(0); i < cnt; i++ {
+			if !userOK(*userU64(iov + i*16), *userU64(iov + i*16 + 8), false) {
+				return -eFAULT
+			}
+		}
+		return netWrite(f, iov, cnt, 0, 0)
 	}
 	var total int64
 	for i := uint64(0); i < cnt; i++ {
@@ -528,6 +555,9 @@ func fillStat(st *syscall.Stat_t, f *file, nd int32) {
 	case fkConsole:
 		st.Mode, st.Rdev = syscall.S_IFCHR|0o620, 136<<8
 		st.Ino = 1
+	case fkSock:
+		st.Mode = syscall.S_IFSOCK | 0o777
+		st.Ino = 2000 + uint64(fileIndex(f))
 	default:
 		st.Mode = 0o600
 		st.Ino = 1000

@@ -232,6 +232,7 @@ func schedule() {
 	cur := threadAt(c.cur)
 	for {
 		expireTimers()
+		devPoll()
 		next := runqGet()
 		if next != nil {
 			next.state = tsRunning

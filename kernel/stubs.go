@@ -16,3 +16,5 @@ func fxsave(dst uint64)
 func cpuPause()
 func sigrestorerPC() uint64
 func resumeuserPC() uint64
+func mmioRead32(addr uint64) uint32
+func mmioWrite32(addr uint64, v uint32)

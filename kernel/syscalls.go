@@ -3,6 +3,8 @@ package kernel
 import (
 	"syscall"
 	"unsafe"
+
+	"github.com/motevm/mote/abi"
 )
 
 // dispatch runs system call f.ax for thread t. Calls the library OS does not
@@ -225,6 +227,12 @@ func dispatch(t *thread, f *sysframe) int64 {
 		return sysEpollPwait2(a0, a1, a2, a3)
 	case 41: // socket: no network stack yet
 		return -eAFNOSUPPORT
+	case abi.SysNetOpen:
+		return sysNetOpen(a0)
+	case abi.SysSockFd:
+		return sysSockFd(a0)
+	case abi.SysSockReady:
+		return sysSockReady(a0, a1, a2)
 	case sysTraceDump:
 		traceDump(a0, a1, a2)
 		return 0

@@ -1,0 +1,262 @@
+package usernet
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"gvisor.dev/gvisor/pkg/buffer"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+)
+
+// maxQueuedBytes bounds the frames waiting for the delivery goroutine; past
+// it frames for the guest are dropped, as a full NIC ring would.
+const maxQueuedBytes = 4 << 20
+
+// nicEndpoint is the host netstack's link endpoint: Ethernet framing on one
+// side, the guest's link.Endpoint calls on the other.
+//
+// Frames from the guest (inject) go into the netstack in the caller's
+// goroutine. Frames to the guest (WritePackets, called from any netstack
+// goroutine) are copied into a byte arena and handed to deliver by one
+// delivery goroutine, which takes the whole arena at a time: no allocation
+// per frame, one wake-up per burst, and deliver never runs inside a
+// WriteFrame call (the device may hold its own locks there).
+type nicEndpoint struct {
+	n   *Network
+	mtu uint32
+
+	dispatcher atomic.Pointer[dispatcherRef]
+
+	qmu     sync.Mutex
+	q       frameQueue
+	started bool
+	stopped bool
+	wake    chan struct{} // capacity 1: work may be queued
+	done    chan struct{} // closed by stop
+	exited  chan struct{} // closed by the delivery goroutine
+}
+
+type dispatcherRef struct{ d stack.NetworkDispatcher }
+
+// frameQueue is a run of frames: frame i is buf[ends[i-1]:ends[i]].
+type frameQueue struct {
+	buf  []byte
+	ends []int
+}
+
+var gatewayLinkAddr = tcpip.LinkAddress(GatewayMAC)
+
+var _ stack.LinkEndpoint = (*nicEndpoint)(nil)
+
+func newNICEndpoint(n *Network, mtu uint32) *nicEndpoint {
+	return &nicEndpoint{
+		n:      n,
+		mtu:    mtu,
+		wake:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
+		exited: make(chan struct{}),
+	}
+}
+
+func (e *nicEndpoint) start(deliver func([]byte) bool) error {
+	e.qmu.Lock()
+	defer e.qmu.Unlock()
+	switch {
+	case e.stopped:
+		return errClosed
+	case e.started:
+		return errors.New("usernet: Start called twice")
+	}
+	e.started = true
+	go e.deliverLoop(deliver)
+	return nil
+}
+
+// stop ends the delivery goroutine; frames queued or written later are
+// dropped.
+func (e *nicEndpoint) stop() {
+	e.qmu.Lock()
+	if e.stopped {
+		e.qmu.Unlock()
+		return
+	}
+	e.stopped = true
+	started := e.started
+	e.qmu.Unlock()
+	close(e.done)
+	if started {
+		<-e.exited
+	}
+}
+
+func (e *nicEndpoint) deliverLoop(deliver func([]byte) bool) {
+	defer close(e.exited)
+	var batch frameQueue
+	for {
+		select {
+		case <-e.wake:
+		case <-e.done:
+			return
+		}
+		for {
+			e.qmu.Lock()
+			cur := e.q
+			e.q = frameQueue{buf: batch.buf[:0], ends: batch.ends[:0]}
+			e.qmu.Unlock()
+			batch = cur
+			if len(batch.ends) == 0 {
+				break
+			}
+			var out, dropped uint64
+			start := 0
+			for _, end := range batch.ends {
+				if deliver(batch.buf[start:end]) {
+					out++
+				} else {
+					dropped++
+				}
+				start = end
+			}
+			e.n.stats.framesOut.Add(out)
+			if dropped != 0 {
+				e.n.stats.framesDropped.Add(dropped)
+			}
+			select {
+			case <-e.done:
+				return
+			default:
+			}
+		}
+	}
+}
+
+// inject hands one Ethernet frame from the guest to the netstack.
+func (e *nicEndpoint) inject(frame []byte) error {
+	ref := e.dispatcher.Load()
+	if ref == nil {
+		return errClosed
+	}
+	e.n.stats.framesIn.Add(1)
+	if len(frame) < header.EthernetMinimumSize || len(frame) > int(e.mtu)+header.EthernetMinimumSize {
+		return nil // a NIC drops runts and giants
+	}
+	eth := header.Ethernet(frame)
+	dst := eth.DestinationAddress()
+	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(frame)})
+	defer pkt.DecRef()
+	if _, ok := pkt.LinkHeader().Consume(header.EthernetMinimumSize); !ok {
+		return nil
+	}
+	switch {
+	case dst == gatewayLinkAddr:
+		pkt.PktType = tcpip.PacketHost
+	case dst == header.EthernetBroadcastAddress:
+		pkt.PktType = tcpip.PacketBroadcast
+	case header.IsMulticastEthernetAddress(dst):
+		pkt.PktType = tcpip.PacketMulticast
+	default:
+		return nil // not for us
+	}
+	ref.d.DeliverNetworkPacket(eth.Type(), pkt)
+	return nil
+}
+
+// WritePackets implements stack.LinkWriter: frames for the guest.
+func (e *nicEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
+	var dropped uint64
+	e.qmu.Lock()
+	live := e.started && !e.stopped
+	for _, pkt := range pkts.AsSlice() {
+		size := pkt.Size()
+		if !live || (len(e.q.ends) > 0 && len(e.q.buf)+size > maxQueuedBytes) {
+			dropped++
+			continue
+		}
+		vl, off := pkt.AsViewList()
+		for v := vl.Front(); v != nil; v = v.Next() {
+			s := v.AsSlice()
+			if off >= len(s) {
+				off -= len(s)
+				continue
+			}
+			e.q.buf = append(e.q.buf, s[off:]...)
+			off = 0
+		}
+		e.q.ends = append(e.q.ends, len(e.q.buf))
+	}
+	e.qmu.Unlock()
+	if dropped != 0 {
+		e.n.stats.framesDropped.Add(dropped)
+	}
+	if live {
+		select {
+		case e.wake <- struct{}{}:
+		default:
+		}
+	}
+	return pkts.Len(), nil
+}
+
+// MTU implements stack.LinkEndpoint: the IP MTU.
+func (e *nicEndpoint) MTU() uint32 { return e.mtu }
+
+// SetMTU implements stack.LinkEndpoint; the MTU is fixed.
+func (e *nicEndpoint) SetMTU(uint32) {}
+
+// MaxHeaderLength implements stack.LinkEndpoint.
+func (e *nicEndpoint) MaxHeaderLength() uint16 { return header.EthernetMinimumSize }
+
+// LinkAddress implements stack.LinkEndpoint.
+func (e *nicEndpoint) LinkAddress() tcpip.LinkAddress { return gatewayLinkAddr }
+
+// SetLinkAddress implements stack.LinkEndpoint; the address is fixed.
+func (e *nicEndpoint) SetLinkAddress(tcpip.LinkAddress) {}
+
+// Capabilities implements stack.LinkEndpoint. Frames from the guest come
+// through memory, not a wire: their checksums are not verified.
+func (e *nicEndpoint) Capabilities() stack.LinkEndpointCapabilities {
+	return stack.CapabilityResolutionRequired | stack.CapabilityRXChecksumOffload
+}
+
+// Attach implements stack.LinkEndpoint.
+func (e *nicEndpoint) Attach(d stack.NetworkDispatcher) {
+	if d == nil {
+		e.dispatcher.Store(nil)
+		return
+	}
+	e.dispatcher.Store(&dispatcherRef{d})
+}
+
+// IsAttached implements stack.LinkEndpoint.
+func (e *nicEndpoint) IsAttached() bool { return e.dispatcher.Load() != nil }
+
+// Wait implements stack.LinkEndpoint; stop ends the goroutine.
+func (e *nicEndpoint) Wait() {}
+
+// ARPHardwareType implements stack.LinkEndpoint.
+func (e *nicEndpoint) ARPHardwareType() header.ARPHardwareType { return header.ARPHardwareEther }
+
+// AddHeader implements stack.LinkEndpoint.
+func (e *nicEndpoint) AddHeader(pkt *stack.PacketBuffer) {
+	eth := header.Ethernet(pkt.LinkHeader().Push(header.EthernetMinimumSize))
+	eth.Encode(&header.EthernetFields{
+		SrcAddr: pkt.EgressRoute.LocalLinkAddress,
+		DstAddr: pkt.EgressRoute.RemoteLinkAddress,
+		Type:    pkt.NetworkProtocolNumber,
+	})
+}
+
+// ParseHeader implements stack.LinkEndpoint.
+func (e *nicEndpoint) ParseHeader(pkt *stack.PacketBuffer) bool {
+	_, ok := pkt.LinkHeader().Consume(header.EthernetMinimumSize)
+	return ok
+}
+
+// Close implements stack.LinkEndpoint.
+func (e *nicEndpoint) Close() {}
+
+// SetOnCloseAction implements stack.LinkEndpoint.
+func (e *nicEndpoint) SetOnCloseAction(func()) {}

@@ -57,8 +57,9 @@ func TestParsePort(t *testing.T) {
 		"[::1:8080:80":       "missing ]",
 		"[127.0.0.1]:1:2":    "brackets are for IPv6",
 		"[::1]8080:80":       "want : after ]",
-		"a:b:c:d":            "brackets",
-		"127.0.0.1:8080:80:": "brackets",
+		"a:b:c:d":            "too many colons",
+		"127.0.0.1:8080:80:": "too many colons",
+		"fe80::1:8080:80":    "brackets",
 	}
 	for spec, want := range bad {
 		_, err := ParsePort(spec)

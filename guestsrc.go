@@ -11,7 +11,7 @@ import (
 // The go.mod and go.sum are embedded so that the builder can give the
 // extracted guest module the requirements the library OS needs, if any.
 //
-//go:embed abi/*.go kernel go.mod go.sum
+//go:embed abi/*.go virtio/*.go kernel guestnet go.mod go.sum
 var guestFiles embed.FS
 
 // GuestFS returns the embedded guest sources. Paths are relative to the

@@ -15,9 +15,10 @@ const (
 	// by the guest network stack; the kernel keeps only its readiness, for
 	// epoll. flags: O_NONBLOCK and O_CLOEXEC, as in socket(2)'s type.
 	SysSockFd = 0x4d4f5402
-	// SysSockReady(fd, mask, events) sets the socket's readiness to mask
-	// (EPOLL* bits); events != 0 says new events happened, which fires
-	// edge-triggered watches and wakes epoll waiters.
+	// SysSockReady(fd, mask, event): with event == 0, sets the socket's
+	// readiness to mask (EPOLL* bits); with event != 0, adds mask to it as
+	// new events, which fires edge-triggered watches and wakes epoll
+	// waiters.
 	SysSockReady = 0x4d4f5403
 )
 

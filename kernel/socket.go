@@ -21,7 +21,7 @@ func sysSockFd(flags uint64) int64 {
 	return fd
 }
 
-func sysSockReady(fd, mask, events uint64) int64 {
+func sysSockReady(fd, mask, event uint64) int64 {
 	f := fdGet(int(int32(fd)))
 	if f == nil {
 		return -eBADF
@@ -29,9 +29,11 @@ func sysSockReady(fd, mask, events uint64) int64 {
 	if f.kind != fkSock {
 		return -eNOTSOCK
 	}
-	f.ready = uint32(mask)
-	if events != 0 {
+	if event != 0 {
+		f.ready |= uint32(mask)
 		notifyFile(fdTable[fd] - 1)
+	} else {
+		f.ready = uint32(mask)
 	}
 	return 0
 }

@@ -351,10 +351,8 @@ func netWrite(f *file, iov, cnt, p, n uint64) int64 {
 	tx := &netdev.tx
 	txReclaim()
 	for tx.nfree == 0 {
-		if f.flags&oNonblock != 0 {
-			return -eAGAIN
-		}
-		// The device drains tx on its own: look again shortly.
+		// The device drains tx on its own, fast: even a non-blocking
+		// writer waits for it rather than lose the frame.
 		if block(uptime()+20_000, true) == wakeSignal {
 			return -eINTR
 		}

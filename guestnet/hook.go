@@ -1,0 +1,332 @@
+package guestnet
+
+import (
+	"syscall"
+	"unsafe"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+)
+
+func init() {
+	sockFds = syscallRegister(hook)
+}
+
+func ret(v int, e syscall.Errno) (uintptr, uintptr, syscall.Errno) {
+	if e != 0 {
+		return ^uintptr(0), 0, e
+	}
+	return uintptr(v), 0, 0
+}
+
+// hook serves the system calls package syscall hands over (see
+// build/sockhook): socket creation, and calls on socket descriptors. a
+// holds the arguments, p the pointer arguments in order.
+func hook(trap uintptr, a [6]uintptr, p [3]unsafe.Pointer) (uintptr, uintptr, syscall.Errno) {
+	switch trap {
+	case syscall.SYS_SOCKET:
+		fd, e := sysSocket(int(a[0]), int(a[1]), int(a[2]))
+		return ret(int(fd), e)
+	case syscall.SYS_SOCKETPAIR:
+		if a[0] == syscall.AF_INET || a[0] == syscall.AF_INET6 {
+			return ret(0, syscall.EOPNOTSUPP)
+		}
+		return ret(0, syscall.EAFNOSUPPORT)
+	}
+	fd := int32(a[0])
+	s := lookup(a[0])
+	if s == nil {
+		return ret(0, syscall.EBADF) // closed meanwhile
+	}
+	switch trap {
+	case syscall.SYS_CLOSE:
+		release(fd)
+		r, e := rawSyscall(syscall.SYS_CLOSE, uintptr(fd), 0, 0)
+		return ret(int(r), e)
+	case syscall.SYS_DUP:
+		r, e := rawSyscall(syscall.SYS_DUP, uintptr(fd), 0, 0)
+		if e == 0 {
+			s.install(int32(r))
+		}
+		return ret(int(r), e)
+	case syscall.SYS_DUP2, syscall.SYS_DUP3:
+		nfd := a[1]
+		if nfd == a[0] || nfd >= fdMax {
+			r, _, e := rawSyscall6(trap, a[0], a[1], a[2], 0, 0, 0)
+			return ret(int(r), e)
+		}
+		if lookup(nfd) != nil {
+			release(int32(nfd))
+		}
+		r, _, e := rawSyscall6(trap, a[0], a[1], a[2], 0, 0, 0)
+		if e == 0 {
+			s.install(int32(r))
+		}
+		return ret(int(r), e)
+	case syscall.SYS_FCNTL:
+		switch a[1] {
+		case syscall.F_DUPFD, syscall.F_DUPFD_CLOEXEC:
+			r, e := rawSyscall(trap, a[0], a[1], a[2])
+			if e == 0 && r < fdMax {
+				s.install(int32(r))
+			}
+			return ret(int(r), e)
+		case syscall.F_SETFL:
+			r, e := rawSyscall(trap, a[0], a[1], a[2])
+			if e == 0 {
+				s.nonblock.Store(a[2]&syscall.O_NONBLOCK != 0)
+			}
+			return ret(int(r), e)
+		}
+		r, e := rawSyscall(trap, a[0], a[1], a[2])
+		return ret(int(r), e)
+	case syscall.SYS_IOCTL:
+		return s.ioctl(a[0], a[1], p[0])
+	case syscall.SYS_PREAD64, syscall.SYS_PWRITE64:
+		return ret(0, syscall.ESPIPE)
+	case syscall.SYS_SENDFILE:
+		return ret(0, syscall.EINVAL) // Go falls back to read and write
+	case sysSendmmsg, sysRecvmmsg:
+		return ret(0, syscall.ENOSYS)
+
+	case syscall.SYS_READ:
+		b, ok := userBuf(p[0], a[2])
+		if !ok {
+			return ret(0, syscall.EFAULT)
+		}
+		n, _, _, e := s.recv([][]byte{b}, 0, false)
+		return ret(n, e)
+	case syscall.SYS_WRITE:
+		b, ok := userBuf(p[0], a[2])
+		if !ok {
+			return ret(0, syscall.EFAULT)
+		}
+		n, e := s.send([][]byte{b}, 0, nil)
+		return ret(n, e)
+	case syscall.SYS_READV:
+		bufs, e := iovecs(p[0], a[2])
+		if e != 0 {
+			return ret(0, e)
+		}
+		n, _, _, e := s.recv(bufs, 0, false)
+		return ret(n, e)
+	case syscall.SYS_WRITEV:
+		bufs, e := iovecs(p[0], a[2])
+		if e != 0 {
+			return ret(0, e)
+		}
+		n, e := s.send(bufs, 0, nil)
+		return ret(n, e)
+	case syscall.SYS_RECVFROM:
+		b, ok := userBuf(p[0], a[2])
+		if !ok {
+			return ret(0, syscall.EFAULT)
+		}
+		flags := int(a[3])
+		n, total, from, e := s.recv([][]byte{b}, flags, p[1] != nil)
+		if e == 0 && p[1] != nil && !s.isStream() {
+			if e := putSockaddr(s.fam, from, p[1], p[2]); e != 0 {
+				return ret(0, e)
+			}
+		} else if e == 0 && p[1] != nil && p[2] != nil {
+			*(*uint32)(p[2]) = 0 // streams report no address, as on Linux
+		}
+		if flags&syscall.MSG_TRUNC != 0 && !s.isStream() {
+			n = total
+		}
+		return ret(n, e)
+	case syscall.SYS_SENDTO:
+		b, ok := userBuf(p[0], a[2])
+		if !ok {
+			return ret(0, syscall.EFAULT)
+		}
+		var to *tcpip.FullAddress
+		if p[1] != nil && !s.isStream() {
+			fa, _, e := parseSockaddr(s.fam, p[1], a[5])
+			if e != 0 {
+				return ret(0, e)
+			}
+			to = &fa
+		}
+		n, e := s.send([][]byte{b}, int(a[3]), to)
+		return ret(n, e)
+	case syscall.SYS_RECVMSG:
+		return s.recvmsg((*syscall.Msghdr)(p[0]), int(a[2]))
+	case syscall.SYS_SENDMSG:
+		return s.sendmsg((*syscall.Msghdr)(p[0]), int(a[2]))
+
+	case syscall.SYS_BIND:
+		fa, af, e := parseSockaddr(s.fam, p[0], a[2])
+		if e != 0 {
+			return ret(0, e)
+		}
+		return ret(0, s.bind(fa, af))
+	case syscall.SYS_CONNECT:
+		fa, af, e := parseSockaddr(s.fam, p[0], a[2])
+		if e != 0 {
+			return ret(0, e)
+		}
+		return ret(0, s.connect(fa, af))
+	case syscall.SYS_LISTEN:
+		return ret(0, s.listen(int(int32(a[1]))))
+	case syscall.SYS_ACCEPT, syscall.SYS_ACCEPT4:
+		flags := 0
+		if trap == syscall.SYS_ACCEPT4 {
+			flags = int(a[3])
+		}
+		nfd, peer, e := s.accept(flags)
+		if e != 0 {
+			return ret(0, e)
+		}
+		if e := putSockaddr(s.fam, peer, p[0], p[1]); e != 0 {
+			return ret(int(nfd), 0) // Linux too returns the connection
+		}
+		return ret(int(nfd), 0)
+	case syscall.SYS_GETSOCKNAME:
+		fa, err := s.ep.GetLocalAddress()
+		if err != nil {
+			return ret(0, errno(err))
+		}
+		return ret(0, putSockaddr(s.fam, fa, p[0], p[1]))
+	case syscall.SYS_GETPEERNAME:
+		fa, err := s.ep.GetRemoteAddress()
+		if err != nil {
+			return ret(0, errno(err))
+		}
+		return ret(0, putSockaddr(s.fam, fa, p[0], p[1]))
+	case syscall.SYS_SHUTDOWN:
+		return ret(0, s.shutdown(int(a[1])))
+	case syscall.SYS_SETSOCKOPT:
+		return ret(0, s.setsockopt(int(a[1]), int(a[2]), p[0], a[4]))
+	case syscall.SYS_GETSOCKOPT:
+		return ret(0, s.getsockopt(int(a[1]), int(a[2]), p[0], p[1]))
+	}
+	return ret(0, syscall.ENOSYS)
+}
+
+// userBuf views n bytes at p.
+func userBuf(p unsafe.Pointer, n uintptr) ([]byte, bool) {
+	if n == 0 {
+		return nil, true
+	}
+	if p == nil || int(n) < 0 {
+		return nil, false
+	}
+	return unsafe.Slice((*byte)(p), n), true
+}
+
+// iovecs views an iovec array.
+func iovecs(p unsafe.Pointer, n uintptr) ([][]byte, syscall.Errno) {
+	if n > 1024 {
+		return nil, syscall.EINVAL
+	}
+	if n == 0 {
+		return nil, 0
+	}
+	if p == nil {
+		return nil, syscall.EFAULT
+	}
+	iov := unsafe.Slice((*syscall.Iovec)(p), n)
+	bufs := make([][]byte, 0, n)
+	for _, v := range iov {
+		if v.Len == 0 {
+			continue
+		}
+		if v.Base == nil || int64(v.Len) < 0 {
+			return nil, syscall.EFAULT
+		}
+		bufs = append(bufs, unsafe.Slice(v.Base, v.Len))
+	}
+	return bufs, 0
+}
+
+func (s *socket) recvmsg(m *syscall.Msghdr, flags int) (uintptr, uintptr, syscall.Errno) {
+	if m == nil {
+		return ret(0, syscall.EFAULT)
+	}
+	bufs, e := iovecs(unsafe.Pointer(m.Iov), uintptr(m.Iovlen))
+	if e != 0 {
+		return ret(0, e)
+	}
+	want := m.Name != nil && !s.isStream()
+	n, total, from, e := s.recv(bufs, flags, want)
+	if e != 0 {
+		return ret(0, e)
+	}
+	m.Flags = 0
+	if want {
+		l := m.Namelen
+		if e := putSockaddr(s.fam, from, unsafe.Pointer(m.Name), unsafe.Pointer(&l)); e != 0 {
+			return ret(0, e)
+		}
+		m.Namelen = l
+	} else {
+		m.Namelen = 0
+	}
+	m.Controllen = 0
+	if total > n && !s.isStream() {
+		m.Flags |= syscall.MSG_TRUNC
+		if flags&syscall.MSG_TRUNC != 0 {
+			n = total
+		}
+	}
+	return ret(n, 0)
+}
+
+func (s *socket) sendmsg(m *syscall.Msghdr, flags int) (uintptr, uintptr, syscall.Errno) {
+	if m == nil {
+		return ret(0, syscall.EFAULT)
+	}
+	bufs, e := iovecs(unsafe.Pointer(m.Iov), uintptr(m.Iovlen))
+	if e != 0 {
+		return ret(0, e)
+	}
+	var to *tcpip.FullAddress
+	if m.Name != nil && m.Namelen > 0 && !s.isStream() {
+		fa, _, e := parseSockaddr(s.fam, unsafe.Pointer(m.Name), uintptr(m.Namelen))
+		if e != 0 {
+			return ret(0, e)
+		}
+		to = &fa
+	}
+	n, e := s.send(bufs, flags, to)
+	return ret(n, e)
+}
+
+const (
+	sysSendmmsg = 307
+	sysRecvmmsg = 299
+
+	fionread = 0x541B
+	fionbio  = 0x5421
+	siocoutq = 0x5411
+)
+
+func (s *socket) ioctl(fd, req uintptr, arg unsafe.Pointer) (uintptr, uintptr, syscall.Errno) {
+	switch req {
+	case fionread, siocoutq:
+		if arg == nil {
+			return ret(0, syscall.EFAULT)
+		}
+		opt := tcpip.ReceiveQueueSizeOption
+		if req == siocoutq {
+			opt = tcpip.SendQueueSizeOption
+		}
+		v, err := s.ep.GetSockOptInt(opt)
+		if err != nil {
+			return ret(0, errno(err))
+		}
+		*(*int32)(arg) = int32(v)
+		return ret(0, 0)
+	case fionbio:
+		if arg == nil {
+			return ret(0, syscall.EFAULT)
+		}
+		r, e := rawSyscall(syscall.SYS_IOCTL, fd, req, uintptr(arg))
+		if e == 0 {
+			s.nonblock.Store(*(*int32)(arg) != 0)
+		}
+		return ret(int(r), e)
+	}
+	r, e := rawSyscall(syscall.SYS_IOCTL, fd, req, uintptr(arg))
+	return ret(int(r), e)
+}

@@ -71,6 +71,8 @@ func setup() error {
 		"memtest":     "./progs/memtest",
 		"oom":         "./progs/oom",
 		"cat":         "./progs/cat",
+		"nettest":     "./progs/nettest",
+		"httpd":       "../examples/httpd",
 	} {
 		img := filepath.Join(work, name+".img")
 		if out, err := exec.Command(moteBin, "build", "-o", img, pkg).CombinedOutput(); err != nil {

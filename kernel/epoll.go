@@ -21,20 +21,31 @@ const (
 	maxWatch  = 4096
 )
 
+// A registration. Watches of one file are linked through fileNext (from
+// fileWatch[fi]); watches that may have events are linked through
+// readyNext into their instance's ready list, so notifying a file and
+// collecting events cost what is ready, not what is registered. Links are
+// index+1, 0 ending a list.
 type watch struct {
-	used   bool
-	ep     int32
-	fd     int32
-	fi     int32
-	events uint32
-	data   uint64
-	armed  bool // ET: state changed since last report
-	dead   bool // ONESHOT fired
+	used      bool
+	armed     bool // ET: state changed since last report
+	dead      bool // ONESHOT fired
+	queued    bool // on its instance's ready list (even when no longer used)
+	ep        int32
+	fd        int32
+	fi        int32
+	events    uint32
+	data      uint64
+	fileNext  int32
+	readyNext int32
 }
 
 var (
 	epollUsed [maxEpolls]bool
 	watches   [maxWatch]watch
+	fileWatch [maxFiles]int32  // first watch of each file, index+1
+	readyHead [maxEpolls]int32 // ready list of each instance, index+1
+	readyTail [maxEpolls]int32
 )
 
 func sysEpollCreate1(flags uint64) int64 {
@@ -64,20 +75,46 @@ func sysEpollCreate1(flags uint64) int64 {
 	return fd
 }
 
+// watchUnlink removes watch i from its file's list and frees it. A queued
+// watch stays on its ready list until collected (the slot is not reused
+// before).
+func watchUnlink(i int32) {
+	w := &watches[i]
+	link := &fileWatch[w.fi]
+	for *link != 0 {
+		if *link-1 == i {
+			*link = w.fileNext
+			break
+		}
+		link = &watches[*link-1].fileNext
+	}
+	w.used = false
+	w.fileNext = 0
+}
+
 func epollFree(ep int32) {
 	epollUsed[ep] = false
 	for i := range watches {
-		if watches[i].used && watches[i].ep == ep {
-			watches[i].used = false
+		w := &watches[i]
+		if w.ep != ep {
+			continue
 		}
+		if w.used {
+			watchUnlink(int32(i))
+		}
+		w.queued = false
+		w.readyNext = 0
 	}
+	readyHead[ep], readyTail[ep] = 0, 0
 }
 
 // epollForget drops registrations of fd when it is closed.
 func epollForget(fd, fi int32) {
-	for i := range watches {
-		if watches[i].used && watches[i].fd == fd && watches[i].fi == fi {
-			watches[i].used = false
+	for l := fileWatch[fi]; l != 0; {
+		i := l - 1
+		l = watches[i].fileNext
+		if watches[i].fd == fd {
+			watchUnlink(i)
 		}
 	}
 }
@@ -107,12 +144,29 @@ func readiness(f *file) uint32 {
 	return 0
 }
 
+// enqueue puts watch i on its instance's ready list.
+func enqueue(i int32) {
+	w := &watches[i]
+	if w.queued {
+		return
+	}
+	w.queued = true
+	w.readyNext = 0
+	if readyTail[w.ep] == 0 {
+		readyHead[w.ep] = i + 1
+	} else {
+		watches[readyTail[w.ep]-1].readyNext = i + 1
+	}
+	readyTail[w.ep] = i + 1
+}
+
 // notifyFile marks registrations of file fi as changed and wakes waiters.
 func notifyFile(fi int32) {
-	for i := range watches {
-		w := &watches[i]
-		if w.used && w.fi == fi {
-			w.armed = true
+	for l := fileWatch[fi]; l != 0; l = watches[l-1].fileNext {
+		w := &watches[l-1]
+		w.armed = true
+		if !w.dead {
+			enqueue(l - 1)
 			wakeWaiters(waitEpoll, uint64(w.ep), -1)
 		}
 	}
@@ -134,10 +188,10 @@ func sysEpollCtl(epfd, op, fd, evp uint64) int64 {
 		return -ePERM
 	}
 	fi := fdTable[fd] - 1
-	idx := -1
-	for i := range watches {
-		if watches[i].used && watches[i].ep == e.ep && watches[i].fd == int32(fd) {
-			idx = i
+	idx := int32(-1)
+	for l := fileWatch[fi]; l != 0; l = watches[l-1].fileNext {
+		if watches[l-1].ep == e.ep && watches[l-1].fd == int32(fd) {
+			idx = l - 1
 			break
 		}
 	}
@@ -156,20 +210,25 @@ func sysEpollCtl(epfd, op, fd, evp uint64) int64 {
 			return -eEXIST
 		}
 		for i := range watches {
-			if !watches[i].used {
-				watches[i] = watch{used: true, ep: e.ep, fd: int32(fd), fi: fi, events: events, data: data, armed: true}
-				if readiness(f)&events != 0 {
-					wakeWaiters(waitEpoll, uint64(e.ep), -1)
-				}
-				return 0
+			w := &watches[i]
+			if w.used || w.queued {
+				continue
 			}
+			*w = watch{used: true, ep: e.ep, fd: int32(fd), fi: fi, events: events, data: data, armed: true}
+			w.fileNext = fileWatch[fi]
+			fileWatch[fi] = int32(i) + 1
+			if readiness(f)&(events|epollErr|epollHup) != 0 {
+				enqueue(int32(i))
+				wakeWaiters(waitEpoll, uint64(e.ep), -1)
+			}
+			return 0
 		}
 		return -eNOMEM
 	case 2: // DEL
 		if idx < 0 {
 			return -eNOENT
 		}
-		watches[idx].used = false
+		watchUnlink(idx)
 		return 0
 	case 3: // MOD
 		if idx < 0 {
@@ -177,20 +236,32 @@ func sysEpollCtl(epfd, op, fd, evp uint64) int64 {
 		}
 		w := &watches[idx]
 		w.events, w.data, w.armed, w.dead = events, data, true, false
+		if readiness(f)&(events|epollErr|epollHup) != 0 {
+			enqueue(idx)
+			wakeWaiters(waitEpoll, uint64(e.ep), -1)
+		}
 		return 0
 	}
 	return -eINVAL
 }
 
-// epollCollect fills up to max events; it returns how many.
+// epollCollect fills up to max events from the ready list; it returns how
+// many. Level-triggered watches that are still ready stay on the list.
 func epollCollect(ep int32, evs uint64, max int) int {
 	n := 0
-	for i := range watches {
-		if n >= max {
-			break
-		}
+	// Walk the list once: entries kept go to a new list.
+	l := readyHead[ep]
+	readyHead[ep], readyTail[ep] = 0, 0
+	for l != 0 {
+		i := l - 1
 		w := &watches[i]
-		if !w.used || w.ep != ep || w.dead {
+		l = w.readyNext
+		w.queued = false
+		if n >= max {
+			enqueue(i)
+			continue
+		}
+		if !w.used || w.dead {
 			continue
 		}
 		ready := readiness(&files[w.fi]) & (w.events | epollErr | epollHup)
@@ -205,6 +276,8 @@ func epollCollect(ep int32, evs uint64, max int) int {
 		}
 		if w.events&epollOneshot != 0 {
 			w.dead = true
+		} else if w.events&epollEt == 0 {
+			enqueue(i) // level-triggered: look again next time
 		}
 		p := evs + uint64(n)*12
 		*userU32(p) = ready

@@ -19,7 +19,6 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
-	"gvisor.dev/gvisor/pkg/waiter"
 )
 
 // fakeGuest is a second gVisor netstack standing in for the guest: it has
@@ -37,11 +36,16 @@ type fakeGuest struct {
 // both are closed when the test ends.
 func newTestNetwork(t testing.TB, cfg Config) (*Network, *fakeGuest) {
 	t.Helper()
+	return newTestNetworkRing(t, cfg, 0)
+}
+
+func newTestNetworkRing(t testing.TB, cfg Config, ringSlots int) (*Network, *fakeGuest) {
+	t.Helper()
 	n, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := newFakeGuest(t, n)
+	g := newFakeGuestRing(t, n, ringSlots)
 	t.Cleanup(func() {
 		n.Close()
 		g.s.Destroy()
@@ -50,6 +54,12 @@ func newTestNetwork(t testing.TB, cfg Config) (*Network, *fakeGuest) {
 }
 
 func newFakeGuest(t testing.TB, n *Network) *fakeGuest {
+	return newFakeGuestRing(t, n, 0)
+}
+
+// newFakeGuestRing is newFakeGuest with a receive ring of ringSlots
+// buffers (0: unbounded, frames go into the stack in deliver).
+func newFakeGuestRing(t testing.TB, n *Network, ringSlots int) *fakeGuest {
 	t.Helper()
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
@@ -79,10 +89,61 @@ func newFakeGuest(t testing.TB, n *Network) *fakeGuest {
 		{Destination: tcpip.AddressWithPrefix{Address: toTCPIP(GuestIPv4), PrefixLen: PrefixLen}.Subnet(), NIC: 1},
 		{Destination: header.IPv4EmptySubnet, Gateway: toTCPIP(GatewayIPv4), NIC: 1},
 	})
-	if err := n.Start(l.deliver); err != nil {
+	deliver := l.deliver
+	if ringSlots > 0 {
+		deliver = l.startRing(t, ringSlots)
+	}
+	if err := n.Start(deliver); err != nil {
 		t.Fatal(err)
 	}
 	return &fakeGuest{t: t, s: s, link: l, net: n}
+}
+
+// guestRingSlots is the number of receive buffers the guest has, as the
+// real guest's virtio-net driver sizes its ring: 256 buffers of MTU+26
+// bytes (virtio-net header and Ethernet header), halved until they fit in
+// 4 MiB.
+func guestRingSlots(mtu int) int {
+	size := (12 + 14 + mtu + 63) &^ 63
+	n := 256
+	for n > 16 && n*size > 4<<20 {
+		n /= 2
+	}
+	return n
+}
+
+// startRing models the guest's receive ring: deliver copies a frame into a
+// free buffer or fails (the frame is dropped), and a guest goroutine takes
+// frames from the ring into the stack, freeing buffers.
+func (l *guestLink) startRing(t testing.TB, slots int) func([]byte) bool {
+	free := make(chan []byte, slots)
+	ring := make(chan []byte, slots)
+	for range slots {
+		free <- make([]byte, int(l.mtu)+header.EthernetMinimumSize)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	go func() {
+		for {
+			select {
+			case f := <-ring:
+				l.deliver(f)
+				free <- f[:cap(f)]
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func(frame []byte) bool {
+		select {
+		case b := <-free:
+			ring <- b[:copy(b, frame)]
+			return true
+		default:
+			l.dropped.Add(1)
+			return false
+		}
+	}
 }
 
 func fullAddr(ap netip.AddrPort) tcpip.FullAddress {
@@ -112,6 +173,7 @@ type guestLink struct {
 	dispatcher atomic.Pointer[dispatcherRef]
 	bufs       sync.Pool
 	delivered  atomic.Uint64
+	dropped    atomic.Uint64 // deliver calls refused: ring full
 }
 
 func (l *guestLink) deliver(frame []byte) bool {
@@ -225,16 +287,21 @@ func freePort(t testing.TB, proto string) uint16 {
 // guestPort, retrying if another process takes the port first.
 func newForwardNetwork(t testing.TB, proto string, guestPort uint16) (*Network, *fakeGuest, PortForward) {
 	t.Helper()
+	return newForwardNetworkRing(t, proto, guestPort, 0, 0)
+}
+
+func newForwardNetworkRing(t testing.TB, proto string, guestPort uint16, mtu, ringSlots int) (*Network, *fakeGuest, PortForward) {
+	t.Helper()
 	var lastErr error
 	for range 5 {
 		p := PortForward{Proto: proto, HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: freePort(t, proto), GuestPort: guestPort}
-		n, err := New(Config{Ports: []PortForward{p}})
+		n, err := New(Config{Ports: []PortForward{p}, MTU: mtu})
 		if err != nil {
 			lastErr = err
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		g := newFakeGuest(t, n)
+		g := newFakeGuestRing(t, n, ringSlots)
 		t.Cleanup(func() {
 			n.Close()
 			g.s.Destroy()
@@ -244,5 +311,3 @@ func newForwardNetwork(t testing.TB, proto string, guestPort uint16) (*Network, 
 	t.Fatal(lastErr)
 	return nil, nil, PortForward{}
 }
-
-var _ = waiter.EventIn

@@ -2,8 +2,10 @@ package usernet
 
 import (
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -94,7 +96,12 @@ func (e *nicEndpoint) stop() {
 
 func (e *nicEndpoint) deliverLoop(deliver func([]byte) bool) {
 	defer close(e.exited)
-	var batch frameQueue
+	var (
+		batch   frameQueue
+		timer   = time.NewTimer(time.Hour)
+		stalled bool // the guest took nothing for stallLimit: drop, don't wait
+	)
+	timer.Stop()
 	for {
 		select {
 		case <-e.wake:
@@ -112,13 +119,39 @@ func (e *nicEndpoint) deliverLoop(deliver func([]byte) bool) {
 			}
 			var out, dropped uint64
 			start := 0
-			for _, end := range batch.ends {
+			for i := 0; i < len(batch.ends); {
+				end := batch.ends[i]
 				if deliver(batch.buf[start:end]) {
 					out++
+					stalled = false
+				} else if !stalled {
+					// The guest's receive ring is full. A NIC would drop,
+					// but then every burst larger than the ring costs the
+					// host's TCP a retransmission timeout; wait for the
+					// guest to free buffers instead (as QEMU does), while
+					// new frames queue up behind, bounded.
+					var waited time.Duration
+					for attempt := 0; ; attempt++ {
+						d, ok := e.backoff(timer, attempt)
+						if !ok {
+							return
+						}
+						waited += d
+						if deliver(batch.buf[start:end]) {
+							out++
+							break
+						}
+						if waited >= stallLimit {
+							stalled = true
+							dropped++
+							break
+						}
+					}
 				} else {
 					dropped++
 				}
 				start = end
+				i++
 			}
 			e.n.stats.framesOut.Add(out)
 			if dropped != 0 {
@@ -130,6 +163,30 @@ func (e *nicEndpoint) deliverLoop(deliver func([]byte) bool) {
 			default:
 			}
 		}
+	}
+}
+
+// stallLimit is how long one frame waits for a guest receive buffer before
+// the guest counts as not receiving and frames are dropped until it takes
+// one again.
+const stallLimit = 500 * time.Millisecond
+
+// backoff waits before the attempt'th retry of a delivery: a few yields,
+// then sleeps from 20µs doubling to 1.28ms. It returns the time waited, and
+// false if the endpoint is stopping.
+func (e *nicEndpoint) backoff(t *time.Timer, attempt int) (time.Duration, bool) {
+	if attempt < 4 {
+		runtime.Gosched()
+		return 0, true
+	}
+	d := 20 * time.Microsecond << min(attempt-4, 6)
+	t.Reset(d)
+	select {
+	case <-t.C:
+		return d, true
+	case <-e.done:
+		t.Stop()
+		return 0, false
 	}
 }
 

@@ -47,9 +47,10 @@ const dnsFailover = 2 * time.Second
 // current server; when one has gone unanswered for dnsFailover the next
 // server becomes current (the guest's resolver retries).
 type dnsServers struct {
-	list    []netip.AddrPort
-	cur     atomic.Uint32
-	pending atomic.Int64 // monoBase nanoseconds of the oldest unanswered query; 0: none
+	list     []netip.AddrPort
+	failover time.Duration // 0: dnsFailover
+	cur      atomic.Uint32
+	pending  atomic.Int64 // monoBase nanoseconds of the oldest unanswered query; 0: none
 }
 
 func (d *dnsServers) pick() netip.AddrPort {
@@ -58,12 +59,19 @@ func (d *dnsServers) pick() netip.AddrPort {
 	switch {
 	case p == 0:
 		d.pending.CompareAndSwap(0, now)
-	case time.Duration(now-p) > dnsFailover:
+	case time.Duration(now-p) > d.failoverAfter():
 		if d.pending.CompareAndSwap(p, now) {
 			d.cur.Add(1)
 		}
 	}
 	return d.list[int(d.cur.Load()%uint32(len(d.list)))]
+}
+
+func (d *dnsServers) failoverAfter() time.Duration {
+	if d.failover != 0 {
+		return d.failover
+	}
+	return dnsFailover
 }
 
 func (d *dnsServers) answered() { d.pending.Store(0) }

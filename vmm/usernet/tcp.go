@@ -187,24 +187,27 @@ func (n *Network) splice(h *net.TCPConn, g *gconn) {
 // guestToHost copies the guest's bytes to the host connection: a FIN from
 // the guest half-closes the host connection, a reset resets it.
 func guestToHost(g *gconn, h *net.TCPConn, abort func()) {
+	sp := smallBufs.Get().(*[]byte)
+	defer smallBufs.Put(sp)
 	for {
 		g.waitReadable()
-		bp := bigBufs.Get().(*[]byte)
-		buf := *bp
+		// Start small; take a big buffer only if the data fills it.
+		buf := *sp
+		var bp *[]byte
 		for {
 			nr, err := g.tryRead(buf)
 			if nr > 0 {
 				if _, werr := h.Write(buf[:nr]); werr != nil {
-					bigBufs.Put(bp)
-					abort()
-					return
+					err = werr
 				}
 			}
 			if err == errWouldBlock {
 				break
 			}
 			if err != nil {
-				bigBufs.Put(bp)
+				if bp != nil {
+					bigBufs.Put(bp)
+				}
 				if err == io.EOF {
 					h.CloseWrite()
 				} else {
@@ -212,8 +215,14 @@ func guestToHost(g *gconn, h *net.TCPConn, abort func()) {
 				}
 				return
 			}
+			if nr == len(buf) && bp == nil {
+				bp = bigBufs.Get().(*[]byte)
+				buf = *bp
+			}
 		}
-		bigBufs.Put(bp)
+		if bp != nil {
+			bigBufs.Put(bp)
+		}
 	}
 }
 

@@ -311,7 +311,26 @@ func (n *Network) Close() error {
 	for _, f := range flows {
 		f.close()
 	}
-	n.wg.Wait()
+	// Abort every netstack endpoint, including handshakes with the guest
+	// still in progress (a silent guest would hold them for minutes), until
+	// all goroutines have left.
+	done := make(chan struct{})
+	go func() {
+		n.wg.Wait()
+		close(done)
+	}()
+	tick := time.NewTicker(20 * time.Millisecond)
+	for waiting := true; waiting; {
+		for _, e := range n.stack.RegisteredEndpoints() {
+			e.Abort()
+		}
+		select {
+		case <-done:
+			waiting = false
+		case <-tick.C:
+		}
+	}
+	tick.Stop()
 	if n.nic != nil {
 		n.nic.stop()
 	}

@@ -16,6 +16,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+	"gvisor.dev/gvisor/pkg/waiter"
 )
 
 func hostListen(t testing.TB) (*net.TCPListener, uint16) {
@@ -704,4 +711,148 @@ func bulk(t testing.TB, g *fakeGuest, dir string, size int64, hashed bool) (floa
 		return 0, fmt.Errorf("SHA-256 mismatch: sent and received streams differ")
 	}
 	return float64(size) / elapsed.Seconds() / 1e6, nil
+}
+
+// synFrame builds a guest TCP SYN to dst, as an Ethernet frame.
+func synFrame(dst netip.AddrPort, srcPort uint16) []byte {
+	const ipLen, tcpLen = header.IPv4MinimumSize, header.TCPMinimumSize
+	f := make([]byte, header.EthernetMinimumSize+ipLen+tcpLen)
+	header.Ethernet(f).Encode(&header.EthernetFields{
+		SrcAddr: tcpip.LinkAddress(GuestMAC), DstAddr: tcpip.LinkAddress(GatewayMAC), Type: header.IPv4ProtocolNumber,
+	})
+	ip := header.IPv4(f[header.EthernetMinimumSize:])
+	src, dstA := toTCPIP(GuestIPv4), toTCPIP(dst.Addr())
+	ip.Encode(&header.IPv4Fields{
+		TotalLength: ipLen + tcpLen, TTL: 64, Protocol: uint8(header.TCPProtocolNumber),
+		SrcAddr: src, DstAddr: dstA,
+	})
+	ip.SetChecksum(^ip.CalculateChecksum())
+	tcpH := header.TCP(ip[ipLen:])
+	tcpH.Encode(&header.TCPFields{
+		SrcPort: srcPort, DstPort: dst.Port(), SeqNum: 1000, DataOffset: tcpLen,
+		Flags: header.TCPFlagSyn, WindowSize: 65535,
+	})
+	xsum := header.PseudoHeaderChecksum(header.TCPProtocolNumber, src, dstA, tcpLen)
+	tcpH.SetChecksum(^tcpH.CalculateChecksum(xsum))
+	return f
+}
+
+// TestCloseMidHandshake: Close does not wait for a guest that sent a SYN
+// and then went silent.
+func TestCloseMidHandshake(t *testing.T) {
+	t.Parallel()
+	n, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got sync.WaitGroup
+	got.Add(1)
+	if err := n.Start(func([]byte) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	l, port := hostListen(t)
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			got.Done()
+			defer c.Close()
+			io.Copy(io.Discard, c)
+		}
+	}()
+	n.WriteFrame(synFrame(netip.AddrPortFrom(GatewayIPv4, port), 40000))
+	got.Wait() // the host connection is up; the handshake waits for the guest
+	time.Sleep(20 * time.Millisecond)
+	start := time.Now()
+	n.Close()
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Close took %v", d)
+	}
+}
+
+// dnsQuery is a query for name's A record with the given ID.
+func dnsQuery(id uint16, name string) []byte {
+	q := binary.BigEndian.AppendUint16(nil, id)
+	q = append(q, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0) // RD; 1 question
+	for _, label := range strings.Split(strings.TrimSuffix(name, "."), ".") {
+		q = append(q, byte(len(label)))
+		q = append(q, label...)
+	}
+	return append(q, 0, 0, 1, 0, 1)
+}
+
+// TestDNSFailover: when a query to the first server goes unanswered, later
+// queries go to the next server.
+func TestDNSFailover(t *testing.T) {
+	t.Parallel()
+	dead, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close() // reads nothing, answers nothing
+	good := testDNSServer(t)
+	n, g := newTestNetwork(t, Config{DNSServers: []netip.AddrPort{dead.LocalAddr().(*net.UDPAddr).AddrPort(), good}})
+	n.dns.failover = 50 * time.Millisecond
+
+	dns := netip.AddrPortFrom(DNSIPv4, 53)
+	c := g.guestUDP(0, &dns)
+	buf := make([]byte, 1500)
+	c.Write(dnsQuery(1, "first.example"))
+	c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if _, err := c.Read(buf); err == nil {
+		t.Fatal("the dead server answered")
+	}
+	for id := uint16(2); ; id++ {
+		c.Write(dnsQuery(id, "second.example"))
+		c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		nr, err := c.Read(buf)
+		if err == nil {
+			if binary.BigEndian.Uint16(buf) != id || nr < 12 || buf[7] != 1 {
+				t.Fatalf("bad answer % x", buf[:nr])
+			}
+			break
+		}
+		if id > 5 {
+			t.Fatal("no answer after failover")
+		}
+	}
+}
+
+// TestPingGateway: ICMP echo to 10.0.2.2 and 10.0.2.3 is answered; to
+// anything else it is not (it is not forwarded, and must not be faked).
+func TestPingGateway(t *testing.T) {
+	t.Parallel()
+	_, g := newTestNetwork(t, Config{})
+	ping := func(dst netip.Addr) bool {
+		var wq waiter.Queue
+		ep, terr := g.s.NewEndpoint(icmp.ProtocolNumber4, ipv4.ProtocolNumber, &wq)
+		if terr != nil {
+			t.Fatal(terr)
+		}
+		defer ep.Close()
+		c := gonet.NewUDPConn(&wq, ep)
+		if terr := ep.Connect(tcpip.FullAddress{NIC: 1, Addr: toTCPIP(dst)}); terr != nil {
+			t.Fatal(terr)
+		}
+		req := make([]byte, header.ICMPv4MinimumSize+8)
+		icmpH := header.ICMPv4(req)
+		icmpH.SetType(header.ICMPv4Echo)
+		icmpH.SetIdent(7)
+		icmpH.SetSequence(1)
+		copy(req[header.ICMPv4MinimumSize:], "motemote")
+		if _, err := c.Write(req); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		buf := make([]byte, 100)
+		nr, err := c.Read(buf)
+		return err == nil && nr == len(req) && header.ICMPv4(buf).Type() == header.ICMPv4EchoReply
+	}
+	for _, a := range []netip.Addr{GatewayIPv4, DNSIPv4} {
+		if !ping(a) {
+			t.Errorf("no echo reply from %v", a)
+		}
+	}
+	if ping(netip.MustParseAddr("192.0.2.7")) {
+		t.Error("echo reply from 192.0.2.7, which does not exist")
+	}
 }

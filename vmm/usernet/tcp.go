@@ -50,6 +50,10 @@ func (n *Network) handleTCP(r *tcp.ForwarderRequest) {
 		targets = n.dns.order()
 	} else if t, ok := outboundTarget(dst); ok {
 		targets = []netip.AddrPort{t}
+		if dst.Addr() == GatewayIPv4 {
+			// A host service may listen on ::1 only.
+			targets = append(targets, netip.AddrPortFrom(netip.IPv6Loopback(), dst.Port()))
+		}
 	}
 	if len(targets) == 0 {
 		n.stats.tcpRefused.Add(1)

@@ -105,8 +105,8 @@ type udpRelay struct {
 	ic        *idleCloser               // nil: a new one
 }
 
-// run starts the flow's goroutines. The flow ends when it has been idle
-// for r.idle, on an error, or on Close.
+// relayUDP starts the flow's goroutines. The flow ends when it has been
+// idle for r.idle, on an error, or on Close.
 func (n *Network) relayUDP(r udpRelay) {
 	ic := r.ic
 	if ic == nil {

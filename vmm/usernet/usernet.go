@@ -10,6 +10,7 @@
 //	10.0.2.0/24   the network
 //	10.0.2.15     the guest (GuestMAC)
 //	10.0.2.2      the gateway; connections to it reach the host's 127.0.0.1
+//	              (TCP: or ::1, if nothing listens on 127.0.0.1)
 //	10.0.2.3      DNS; port 53 (UDP and TCP) is relayed to the host's resolvers
 //
 // Only IPv4 is carried. ICMP echo to 10.0.2.2 and 10.0.2.3 is answered; echo
@@ -259,7 +260,12 @@ func ptr[T any](v T) *T { return &v }
 func (n *Network) MTU() int { return n.mtu }
 
 // Start implements link.Endpoint: frames for the guest go to deliver, from
-// one goroutine of the network.
+// one goroutine of the network. When deliver returns false (no receive
+// buffer, backlog full) the same frame is offered again after a short wait
+// (a few yields, then sleeps from 20µs doubling to 1.28ms) while the frames
+// behind it queue up (up to 4 MiB); a frame refused for 500ms is dropped,
+// and so are the following ones until deliver takes one again. Frames
+// produced before Start are dropped.
 func (n *Network) Start(deliver func(frame []byte) bool) error {
 	return n.nic.start(deliver)
 }

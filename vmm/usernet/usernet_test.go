@@ -856,3 +856,31 @@ func TestPingGateway(t *testing.T) {
 		t.Error("echo reply from 192.0.2.7, which does not exist")
 	}
 }
+
+// TestOutboundIPv6Loopback: a host service listening on ::1 only is reached
+// through 10.0.2.2 too.
+func TestOutboundIPv6Loopback(t *testing.T) {
+	t.Parallel()
+	l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			c.Write([]byte("six"))
+			c.Close()
+		}
+	}()
+	_, g := newTestNetwork(t, Config{})
+	c, err := g.dial(ctxTimeout(t, 5*time.Second), netip.AddrPortFrom(GatewayIPv4, uint16(l.Addr().(*net.TCPAddr).Port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got, err := io.ReadAll(c)
+	if err != nil || string(got) != "six" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+}

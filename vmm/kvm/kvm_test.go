@@ -28,3 +28,12 @@ func TestSizes(t *testing.T) {
 		t.Errorf("ioctl numbers: %#x %#x %#x %#x", getSregs, run, setUserMemoryRegion, getSupportedCPUID)
 	}
 }
+
+func TestIOEventFDLayout(t *testing.T) {
+	if s := unsafe.Sizeof(IOEventFD{}); s != 64 {
+		t.Errorf("kvm_ioeventfd: size %d, want 64", s)
+	}
+	if ioeventfd != 0x4040ae79 {
+		t.Errorf("KVM_IOEVENTFD = %#x, want 0x4040ae79", ioeventfd)
+	}
+}

@@ -28,7 +28,22 @@ const (
 	biFlags       = 96
 	biSeed        = 104
 	biHostname    = 136
-	biSize        = 200
+	biNumVirtio   = 200
+	biNet         = 208
+	biSize        = biNet + netConfigSize
+
+	// abi.NetConfig
+	ncIPv4        = 0
+	ncPrefix4     = 4
+	ncPrefix6     = 5
+	ncGateway4    = 8
+	ncDNS4        = 12
+	ncIPv6        = 16
+	ncGateway6    = 32
+	ncDNS6        = 48
+	ncSearchLen   = 64
+	ncSearch      = 72
+	netConfigSize = 136
 )
 
 var errArgsTooLarge = errors.New("arguments and environment too large")
@@ -53,6 +68,24 @@ func encodeBootInfo(b []byte, bi *abi.BootInfo) {
 	le.PutUint64(b[biFlags:], bi.Flags)
 	copy(b[biSeed:biSeed+32], bi.Seed[:])
 	copy(b[biHostname:biHostname+64], bi.Hostname[:])
+	le.PutUint32(b[biNumVirtio:], bi.NumVirtio)
+	le.PutUint32(b[biNumVirtio+4:], 0)
+	encodeNetConfig(b[biNet:biNet+netConfigSize], &bi.Net)
+}
+
+// encodeNetConfig writes nc into b (netConfigSize bytes).
+func encodeNetConfig(b []byte, nc *abi.NetConfig) {
+	clear(b)
+	copy(b[ncIPv4:], nc.IPv4[:])
+	b[ncPrefix4] = nc.Prefix4
+	b[ncPrefix6] = nc.Prefix6
+	copy(b[ncGateway4:], nc.Gateway4[:])
+	copy(b[ncDNS4:], nc.DNS4[:])
+	copy(b[ncIPv6:], nc.IPv6[:])
+	copy(b[ncGateway6:], nc.Gateway6[:])
+	copy(b[ncDNS6:], nc.DNS6[:])
+	binary.LittleEndian.PutUint32(b[ncSearchLen:], nc.SearchLen)
+	copy(b[ncSearch:ncSearch+64], nc.Search[:])
 }
 
 // argv0 is the program name the guest sees: the image file's base name

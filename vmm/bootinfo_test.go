@@ -34,7 +34,20 @@ func TestBootInfoLayout(t *testing.T) {
 		{"Flags", unsafe.Offsetof(bi.Flags), biFlags},
 		{"Seed", unsafe.Offsetof(bi.Seed), biSeed},
 		{"Hostname", unsafe.Offsetof(bi.Hostname), biHostname},
+		{"NumVirtio", unsafe.Offsetof(bi.NumVirtio), biNumVirtio},
+		{"Net", unsafe.Offsetof(bi.Net), biNet},
 		{"size", unsafe.Sizeof(bi), biSize},
+		{"Net.IPv4", unsafe.Offsetof(bi.Net.IPv4), ncIPv4},
+		{"Net.Prefix4", unsafe.Offsetof(bi.Net.Prefix4), ncPrefix4},
+		{"Net.Prefix6", unsafe.Offsetof(bi.Net.Prefix6), ncPrefix6},
+		{"Net.Gateway4", unsafe.Offsetof(bi.Net.Gateway4), ncGateway4},
+		{"Net.DNS4", unsafe.Offsetof(bi.Net.DNS4), ncDNS4},
+		{"Net.IPv6", unsafe.Offsetof(bi.Net.IPv6), ncIPv6},
+		{"Net.Gateway6", unsafe.Offsetof(bi.Net.Gateway6), ncGateway6},
+		{"Net.DNS6", unsafe.Offsetof(bi.Net.DNS6), ncDNS6},
+		{"Net.SearchLen", unsafe.Offsetof(bi.Net.SearchLen), ncSearchLen},
+		{"Net.Search", unsafe.Offsetof(bi.Net.Search), ncSearch},
+		{"NetConfig size", unsafe.Sizeof(bi.Net), netConfigSize},
 	}
 	for _, o := range offs {
 		if o.got != o.want {
@@ -48,6 +61,13 @@ func TestBootInfoLayout(t *testing.T) {
 		in.Seed[i] = byte(i + 100)
 	}
 	copy(in.Hostname[:], "host")
+	in.NumVirtio = 1
+	in.Net = abi.NetConfig{IPv4: [4]byte{10, 0, 2, 15}, Prefix4: 24, Prefix6: 64, Gateway4: [4]byte{10, 0, 2, 2},
+		DNS4: [4]byte{10, 0, 2, 3}, SearchLen: 11}
+	for i := range in.Net.IPv6 {
+		in.Net.IPv6[i], in.Net.Gateway6[i], in.Net.DNS6[i] = byte(i), byte(i+16), byte(i+32)
+	}
+	copy(in.Net.Search[:], "example.com")
 	b := make([]byte, biSize)
 	encodeBootInfo(b, &in)
 	var out abi.BootInfo

@@ -42,7 +42,8 @@ const (
 )
 
 type testGuest struct {
-	mem [gEnd - gCode]byte
+	mem       [gEnd - gCode]byte
+	noteFlags uint32 // abi.Note.Flags
 }
 
 func (g *testGuest) put(va uint64, b []byte)   { copy(g.mem[va-gCode:], b) }
@@ -93,7 +94,7 @@ func (g *testGuest) withTimer() *testGuest {
 func (g *testGuest) write(t testing.TB, name string) string {
 	spec := imagetest.Spec{
 		Segments: []imagetest.Segment{{Vaddr: gCode, Data: g.mem[:]}},
-		Note: &abi.Note{Version: abi.Version, Entry: gCode, Vectors: gVectors,
+		Note: &abi.Note{Version: abi.Version, Flags: g.noteFlags, Entry: gCode, Vectors: gVectors,
 			VectorStride: gStride, SyscallTrap: gSystrap},
 		Config: &abi.Config{Args: []string{"baked"}, Env: []string{"A=1"}},
 		Syms: []imagetest.Sym{

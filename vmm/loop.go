@@ -36,7 +36,7 @@ func (v *vm) loop(c *vcpu) {
 		switch r := run.ExitReason(); r {
 		case kvm.ExitMMIO:
 			m := run.MMIO()
-			if !v.hypercall(c, m) {
+			if !v.hypercall(c, m) && !v.virtioMMIO(c, m) {
 				dir := "read"
 				if m.IsWrite {
 					dir = "write"

@@ -28,13 +28,15 @@ const (
 	pdptGPA    = abi.PageTableBase + 0x1000
 	pdGPA      = abi.PageTableBase + 0x2000 // one PD per GiB, 4 of them
 	ptLowGPA   = abi.PageTableBase + 0x6000 // 4 KiB pages of [0, 2 MiB)
-	ptHcallGPA = abi.PageTableBase + 0x7000 // the hypercall page
+	ptHcallGPA = abi.PageTableBase + 0x7000 // the hypercall page and the virtio-mmio windows
 	numPDs     = 4
 )
 
 // buildPageTables writes the boot identity map: [4 KiB, 2 MiB) in 4 KiB
 // pages (page 0 absent), [2 MiB, memSize) in 2 MiB pages, and the
-// hypercall page (uncached). Every entry is present, writable and user.
+// hypercall page and the virtio-mmio page after it (uncached, in the same
+// 2 MiB region: one page table). Every entry is present, writable and
+// user.
 // It returns the PML4 address (CR3).
 func buildPageTables(m *memory) uint64 {
 	memSize := m.size()
@@ -56,6 +58,8 @@ func buildPageTables(m *memory) uint64 {
 	hc := uint64(abi.HypercallBase)
 	m.mustPut64(pdGPA+8*(hc/twoMiB), ptHcallGPA|pteRWU)
 	m.mustPut64(ptHcallGPA+8*((hc>>12)&511), hc|pteRWU|ptePCD)
+	vio := uint64(abi.VirtioMMIOBase)
+	m.mustPut64(ptHcallGPA+8*((vio>>12)&511), vio|pteRWU|ptePCD)
 	return pml4GPA
 }
 

@@ -37,6 +37,11 @@ var hcNames = [abi.NumHypercalls]string{
 //
 //	exits                VM exits seen by the monitor (all vCPUs)
 //	hc_NAME              hypercalls by kind
+//	virtio_mmio_exits    exits for virtio-mmio registers (with a network device)
+//	net_*                the virtio-net device's counters (with a network device):
+//	                     tx/rx frames, bytes (Ethernet) and drops, guest kicks
+//	                     (QueueNotify writes), poller wake-ups by a kick, and
+//	                     guest wakes (idle ended for used buffers)
 //	guest_pages_touched  4 KiB pages of guest RAM resident on the host
 //	guest_mib            guest RAM size
 //	setup_us             Run start (newVM) to the first KVM_RUN
@@ -49,6 +54,7 @@ func (v *vm) statsLine() string {
 	for i, n := range hcNames {
 		fmt.Fprintf(&b, " hc_%s=%d", n, v.hcalls[i].Load())
 	}
+	v.netStats(&b)
 	fmt.Fprintf(&b, " guest_pages_touched=%d", v.residentPages())
 	fmt.Fprintf(&b, " guest_mib=%d", v.cfg.MemoryBytes>>20)
 	us := func(d time.Duration) int64 { return d.Microseconds() }

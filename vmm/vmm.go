@@ -18,6 +18,7 @@ import (
 	"github.com/motevm/mote/abi"
 	"github.com/motevm/mote/image"
 	"github.com/motevm/mote/vmm/kvm"
+	"github.com/motevm/mote/vmm/link"
 )
 
 // Config describes one run of an image.
@@ -35,9 +36,13 @@ type Config struct {
 	// Context, if set, stops the guest when cancelled: Run then returns
 	// InterruptedStatus (with Debug, after printing each vCPU's state).
 	Context context.Context
+	// Net is the guest's network (a virtio-net device), for images that
+	// link the guest network stack.
+	Net NetConfig
 
-	tick    time.Duration // LAPIC timer period: 0 means DefaultTick, <0 no timer
-	backing int           // host memory strategy (back*); 0 means defaultBacking
+	tick        time.Duration // LAPIC timer period: 0 means DefaultTick, <0 no timer
+	backing     int           // host memory strategy (back*); 0 means defaultBacking
+	netEndpoint link.Endpoint // tests: plug the device into this instead of Net's network
 }
 
 // Defaults.
@@ -94,6 +99,9 @@ type vm struct {
 	intr                       atomic.Pointer[interruptReq]
 	exits                      atomic.Int64                    // exits to the monitor
 	hcalls                     [abi.NumHypercalls]atomic.Int64 // hypercalls by number
+	virtioExits                atomic.Int64                    // MMIO exits in the virtio windows
+
+	nets []*netDevice // virtio-net devices, window i = nets[i]
 }
 
 // phase is a named point of the setup, for measurements.
@@ -152,19 +160,16 @@ func newVM(cfg Config) (_ *vm, err error) {
 	}
 	v.cfg = cfg
 	v.out = consoleOut{stdout: cfg.Stdout, stderr: cfg.Stderr}
-	v.in = newConsoleIn(cfg.Stdin, func() {
-		for _, c := range v.cpus {
-			select {
-			case c.wake <- struct{}{}:
-			default:
-			}
-		}
-	})
+	v.in = newConsoleIn(cfg.Stdin, v.wakeIdle)
 
 	if v.img, err = image.Open(cfg.ImagePath); err != nil {
 		return nil, err
 	}
 	v.mark("image")
+	netMode, err := resolveNet(&cfg.Net, cfg.ImagePath, v.img.Note.Flags&abi.NoteFlagNet != 0)
+	if err != nil {
+		return nil, err
+	}
 	imageEnd := (v.img.End + abi.PageSize - 1) &^ (abi.PageSize - 1)
 	freeStart := (imageEnd + twoMiB - 1) &^ (twoMiB - 1)
 	if need := freeStart + twoMiB; cfg.MemoryBytes < need {
@@ -269,6 +274,13 @@ func newVM(cfg Config) (_ *vm, err error) {
 		return nil, fmt.Errorf("cannot give guest memory to KVM: %v", err)
 	}
 	v.mark("memory")
+	var netBI abi.BootInfo // NumVirtio and Net; bi is the boot writer's until waitBoot
+	if netMode != NetNone {
+		if err := v.setupNet(netMode, &netBI); err != nil {
+			return nil, err
+		}
+		v.mark("net")
+	}
 	// Local APICs in the kernel (for the timer), no PIC/IOAPIC: on this
 	// host a full KVM_CREATE_IRQCHIP adds ~15 ms to VM teardown and 5-8 ms
 	// to a later memory slot (measured). Fall back to the full irqchip.
@@ -296,6 +308,7 @@ func newVM(cfg Config) (_ *vm, err error) {
 		return nil, err
 	}
 	v.mark("bootstate")
+	bi.NumVirtio, bi.Net = netBI.NumVirtio, netBI.Net
 	bi.TSCHz = v.tscHz()
 	if bi.TSCHz == 0 {
 		if khz, err := v.cpus[0].cpu.TSCKHz(); err == nil {
@@ -330,6 +343,7 @@ func (v *vm) close() {
 	if v.in != nil {
 		v.in.stop()
 	}
+	v.closeNet()
 	for _, c := range v.cpus {
 		c.cpu.Close()
 	}

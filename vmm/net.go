@@ -1,0 +1,313 @@
+package vmm
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/motevm/mote/abi"
+	"github.com/motevm/mote/virtio"
+	"github.com/motevm/mote/vmm/kvm"
+	"github.com/motevm/mote/vmm/link"
+	"github.com/motevm/mote/vmm/tap"
+	"github.com/motevm/mote/vmm/usernet"
+	"github.com/motevm/mote/vmm/virtionet"
+)
+
+// NetMode says what the guest's network device is plugged into.
+type NetMode int
+
+const (
+	// NetAuto is NetUser for images that link the guest network stack
+	// (abi.NoteFlagNet), NetNone for others.
+	NetAuto NetMode = iota
+	NetNone         // no network device
+	NetUser         // the user-mode network (package vmm/usernet): NAT, -p forwards
+	NetTap          // an existing tap device (NetConfig.Tap)
+)
+
+func (m NetMode) String() string {
+	switch m {
+	case NetNone:
+		return "none"
+	case NetUser:
+		return "user"
+	case NetTap:
+		return "tap"
+	}
+	return "auto"
+}
+
+// NetConfig describes the guest's network. The zero value is NetAuto
+// with the defaults.
+type NetConfig struct {
+	Mode NetMode
+	Tap  string // NetTap: the tap device's name
+
+	// Ports are the host ports forwarded into the guest (NetUser only).
+	Ports []usernet.PortForward
+
+	// The guest's addresses (NetTap; the user-mode network's are fixed).
+	// IPv4 is required with NetTap; the gateways are optional.
+	IPv4     netip.Prefix
+	Gateway4 netip.Addr
+	IPv6     netip.Prefix
+	Gateway6 netip.Addr
+
+	// DNS is the guest's resolver (IPv4 or IPv6). NetUser defaults to the
+	// user-mode network's DNS relay; NetTap has none unless given.
+	DNS netip.Addr
+
+	// MAC is the guest NIC's address; nil means usernet.GuestMAC with
+	// NetUser and a random locally administered address with NetTap.
+	MAC net.HardwareAddr
+}
+
+// netDevice is a virtio-net device and its window.
+type netDevice struct {
+	dev       *virtionet.Device
+	window    uint64 // guest-physical base of its MMIO window
+	ioeventfd bool   // kicks served by a KVM ioeventfd
+}
+
+// resolveNet checks cfg against the image and returns the mode to use.
+func resolveNet(cfg *NetConfig, imagePath string, hasNet bool) (NetMode, error) {
+	mode := cfg.Mode
+	if mode == NetAuto {
+		mode = NetNone
+		if hasNet {
+			mode = NetUser
+		}
+	}
+	noStack := func(flag string) error {
+		return fmt.Errorf("%s: %s has no network stack (its program does not import package net)", flag, imagePath)
+	}
+	switch mode {
+	case NetNone:
+		switch {
+		case cfg.Mode == NetAuto && len(cfg.Ports) > 0:
+			return 0, noStack("-p")
+		case cfg.Mode == NetAuto && cfg.DNS.IsValid():
+			return 0, noStack("--dns")
+		case cfg.Mode == NetAuto && cfg.MAC != nil:
+			return 0, noStack("--mac")
+		case len(cfg.Ports) > 0:
+			return 0, errors.New("-p needs the user-mode network (--net user)")
+		case cfg.IPv4.IsValid() || cfg.IPv6.IsValid() || cfg.Gateway4.IsValid() || cfg.Gateway6.IsValid() || cfg.DNS.IsValid() || cfg.MAC != nil:
+			return 0, errors.New("network addresses given with --net none")
+		}
+		return NetNone, nil
+	case NetUser:
+		if !hasNet {
+			return 0, noStack("--net user")
+		}
+		switch {
+		case cfg.IPv4.IsValid() || cfg.Gateway4.IsValid():
+			return 0, fmt.Errorf("--ip and --gateway are for --net tap: the user-mode network's addresses are fixed (guest %s/%d, gateway %s)", usernet.GuestIPv4, usernet.PrefixLen, usernet.GatewayIPv4)
+		case cfg.IPv6.IsValid() || cfg.Gateway6.IsValid():
+			return 0, errors.New("--ip6 and --gateway6 are for --net tap: the user-mode network carries IPv4 only")
+		}
+	case NetTap:
+		if !hasNet {
+			return 0, noStack("--net tap:" + cfg.Tap)
+		}
+		switch {
+		case cfg.Tap == "":
+			return 0, errors.New("--net tap: name the tap device (--net tap:NAME)")
+		case len(cfg.Ports) > 0:
+			return 0, fmt.Errorf("-p needs the user-mode network: with --net tap:%s the guest has its own address, connect to it directly", cfg.Tap)
+		case !cfg.IPv4.IsValid():
+			return 0, fmt.Errorf("--net tap:%s needs the guest's address: --ip ADDRESS/PREFIX (and --gateway)", cfg.Tap)
+		case !cfg.IPv4.Addr().Is4():
+			return 0, fmt.Errorf("--ip %s is not an IPv4 address with a prefix length", cfg.IPv4)
+		case cfg.Gateway4.IsValid() && !cfg.Gateway4.Is4():
+			return 0, fmt.Errorf("--gateway %s is not an IPv4 address", cfg.Gateway4)
+		case cfg.IPv6.IsValid() && !(cfg.IPv6.Addr().Is6() && !cfg.IPv6.Addr().Is4In6()):
+			return 0, fmt.Errorf("--ip6 %s is not an IPv6 address with a prefix length", cfg.IPv6)
+		case cfg.Gateway6.IsValid() && !cfg.IPv6.IsValid():
+			return 0, errors.New("--gateway6 needs --ip6")
+		case cfg.Gateway6.IsValid() && !(cfg.Gateway6.Is6() && !cfg.Gateway6.Is4In6()):
+			return 0, fmt.Errorf("--gateway6 %s is not an IPv6 address", cfg.Gateway6)
+		}
+	default:
+		return 0, fmt.Errorf("unknown network mode %d", mode)
+	}
+	if cfg.MAC != nil && (len(cfg.MAC) != 6 || cfg.MAC[0]&1 != 0) {
+		return 0, fmt.Errorf("--mac %s is not a unicast Ethernet address", cfg.MAC)
+	}
+	return mode, nil
+}
+
+// randomMAC returns a random locally administered unicast address.
+func randomMAC() net.HardwareAddr {
+	m := make(net.HardwareAddr, 6)
+	rand.Read(m)
+	m[0] = m[0]&^1 | 2
+	return m
+}
+
+// setupNet creates the network endpoint and the virtio-net device for
+// mode, registers its kick ioeventfd and fills bi's device count and
+// addresses. v.mem and v.kvm exist.
+func (v *vm) setupNet(mode NetMode, bi *abi.BootInfo) error {
+	cfg := v.cfg.Net
+	ep := v.cfg.netEndpoint
+	var nc abi.NetConfig
+	mac := cfg.MAC
+	switch mode {
+	case NetUser:
+		if ep == nil {
+			n, err := usernet.New(usernet.Config{Ports: cfg.Ports})
+			if err != nil {
+				return errors.New(strings.TrimPrefix(err.Error(), "usernet: "))
+			}
+			ep = n
+		}
+		nc.IPv4, nc.Prefix4 = usernet.GuestIPv4.As4(), usernet.PrefixLen
+		nc.Gateway4 = usernet.GatewayIPv4.As4()
+		nc.DNS4 = usernet.DNSIPv4.As4()
+		if mac == nil {
+			mac = usernet.GuestMAC
+		}
+	case NetTap:
+		if ep == nil {
+			t, err := tap.Open(cfg.Tap)
+			if err != nil {
+				return fmt.Errorf("--net tap:%s: %v", cfg.Tap, err)
+			}
+			ep = t
+		}
+		nc.IPv4, nc.Prefix4 = cfg.IPv4.Addr().As4(), uint8(cfg.IPv4.Bits())
+		if cfg.Gateway4.IsValid() {
+			nc.Gateway4 = cfg.Gateway4.As4()
+		}
+		if cfg.IPv6.IsValid() {
+			nc.IPv6, nc.Prefix6 = cfg.IPv6.Addr().As16(), uint8(cfg.IPv6.Bits())
+		}
+		if cfg.Gateway6.IsValid() {
+			nc.Gateway6 = cfg.Gateway6.As16()
+		}
+		if mac == nil {
+			mac = randomMAC()
+		}
+	}
+	if cfg.DNS.IsValid() {
+		nc.DNS4 = [4]byte{}
+		if cfg.DNS.Is4() || cfg.DNS.Is4In6() {
+			nc.DNS4 = cfg.DNS.Unmap().As4()
+		} else {
+			nc.DNS6 = cfg.DNS.As16()
+		}
+	}
+	dev, err := virtionet.New(virtionet.Config{
+		Mem:      v.mem.b,
+		MAC:      mac,
+		Endpoint: ep,
+		Wake:     v.wakeIdle,
+		Logf:     v.deviceLog,
+	})
+	if err != nil {
+		ep.Close()
+		return err
+	}
+	nd := &netDevice{dev: dev, window: abi.VirtioMMIOBase}
+	v.nets = append(v.nets, nd)
+	// Kicks through an ioeventfd never exit to the monitor; without it
+	// they arrive as MMIO exits and work the same, slower.
+	if v.kvm.AddMMIOEventFD(nd.window+virtio.RegQueueNotify, 4, dev.KickFD()) == nil {
+		nd.ioeventfd = true
+	}
+	bi.NumVirtio = uint32(len(v.nets))
+	bi.Net = nc
+	return nil
+}
+
+// wakeIdle ends the HcIdle of every vCPU (device events, stdin).
+func (v *vm) wakeIdle() {
+	for _, c := range v.cpus {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// deviceLog reports guest driver errors found by a device on stderr.
+func (v *vm) deviceLog(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	v.out.mu.Lock()
+	defer v.out.mu.Unlock()
+	fmt.Fprintf(v.cfg.Stderr, "mote: %s\n", msg)
+}
+
+// closeNet stops the network devices and their endpoints (the vCPUs are
+// stopped).
+func (v *vm) closeNet() {
+	for _, nd := range v.nets {
+		nd.dev.Close()
+	}
+	v.nets = nil
+}
+
+// virtioMMIO serves an MMIO exit in the virtio windows. It returns false
+// if the access is not in them. A window without a device reads as zero
+// (DeviceID 0: no device) and ignores writes.
+func (v *vm) virtioMMIO(c *vcpu, m kvm.MMIO) bool {
+	base := uint64(abi.VirtioMMIOBase)
+	if m.PhysAddr < base || m.PhysAddr >= base+abi.MaxVirtio*abi.VirtioMMIOStride {
+		return false
+	}
+	idx := (m.PhysAddr - base) / abi.VirtioMMIOStride
+	off := (m.PhysAddr - base) % abi.VirtioMMIOStride
+	if m.Len == 0 || m.Len > 8 || off+uint64(m.Len) > abi.VirtioMMIOStride {
+		return false
+	}
+	v.virtioExits.Add(1)
+	var dev *virtionet.Device
+	if idx < uint64(len(v.nets)) {
+		dev = v.nets[idx].dev
+	}
+	if m.IsWrite {
+		if dev != nil {
+			dev.Write(off, m.Data[:m.Len])
+		}
+		return true
+	}
+	var d [8]byte
+	if dev != nil {
+		dev.Read(off, d[:m.Len])
+	}
+	c.cpu.Run.SetMMIOData(d)
+	return true
+}
+
+// netStats appends the network devices' counters to the stats line.
+func (v *vm) netStats(b *strings.Builder) {
+	if len(v.nets) == 0 {
+		return
+	}
+	fmt.Fprintf(b, " virtio_mmio_exits=%d", v.virtioExits.Load())
+	var s virtionet.Stats
+	for _, nd := range v.nets {
+		st := nd.dev.Stats()
+		s.TxFrames += st.TxFrames
+		s.TxBytes += st.TxBytes
+		s.TxDrops += st.TxDrops
+		s.RxFrames += st.RxFrames
+		s.RxBytes += st.RxBytes
+		s.RxDrops += st.RxDrops
+		s.Kicks += st.Kicks
+		s.PollerWakeups += st.PollerWakeups
+		s.GuestWakes += st.GuestWakes
+	}
+	fmt.Fprintf(b, " net_tx_frames=%d net_tx_bytes=%d net_tx_drops=%d net_rx_frames=%d net_rx_bytes=%d net_rx_drops=%d net_kicks=%d net_poller_wakeups=%d net_guest_wakes=%d",
+		s.TxFrames, s.TxBytes, s.TxDrops, s.RxFrames, s.RxBytes, s.RxDrops, s.Kicks, s.PollerWakeups, s.GuestWakes)
+}
+
+var (
+	_ link.Endpoint = (*tap.Tap)(nil)
+	_ link.Endpoint = (*usernet.Network)(nil)
+)

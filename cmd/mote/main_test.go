@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/motevm/mote/abi"
+	"github.com/motevm/mote/image/imagetest"
 )
 
 func TestParseMemory(t *testing.T) {
@@ -90,6 +91,33 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "a.img", "b"}, "mote: pass the program's arguments after --"},
 		{[]string{"run", "--bogus", "a.img"}, "mote: unknown flag: --bogus (see 'mote run --help')"},
 		{[]string{"build", "-e", "=x", "."}, "mote build: -e: environment entry \"=x\" has an empty name"},
+		// Network flags.
+		{[]string{"run", "--net", "bogus", "x.img"}, `mote: --net "bogus": want user, tap:NAME or none`},
+		{[]string{"run", "--net", "tap", "x.img"}, "mote: --net tap needs the tap device's name: --net tap:NAME"},
+		{[]string{"run", "--net", "tap:", "x.img"}, "mote: --net tap needs the tap device's name"},
+		{[]string{"run", "--net", "tap:tap0", "x.img"}, "mote: --net tap:tap0 needs the guest's address: --ip ADDRESS/PREFIX"},
+		{[]string{"run", "-p", "8080:80", "--net", "none", "x.img"}, "mote: -p needs the user-mode network (--net user), not --net none"},
+		{[]string{"run", "-p", "8080:80", "--net", "tap:tap0", "--ip", "10.0.0.2/24", "x.img"}, "mote: -p needs the user-mode network (--net user), not --net tap:tap0"},
+		{[]string{"run", "-p", "80", "x.img"}, `mote: -p: bad port forward "80"`},
+		{[]string{"run", "--publish", "8080:80/sctp", "x.img"}, `mote: -p: bad port forward "8080:80/sctp"`},
+		{[]string{"run", "-p", "8080:99999", "x.img"}, `mote: -p: bad port forward "8080:99999"`},
+		{[]string{"run", "--ip", "10.0.0.2/24", "x.img"}, "mote: --ip is for --net tap:NAME (the user-mode network's addresses are fixed: guest 10.0.2.15/24, gateway 10.0.2.2)"},
+		{[]string{"run", "--net", "user", "--gateway", "10.0.2.1", "x.img"}, "mote: --gateway is for --net tap:NAME"},
+		{[]string{"run", "--net", "none", "--ip6", "fd00::2/64", "x.img"}, "mote: --ip6 is for --net tap:NAME"},
+		{[]string{"run", "--net", "tap:t", "--ip", "10.0.0.2", "x.img"}, `mote: --ip "10.0.0.2" is not an IPv4 address with a prefix length`},
+		{[]string{"run", "--net", "tap:t", "--ip", "fd00::2/64", "x.img"}, `mote: --ip "fd00::2/64" is not an IPv4 address with a prefix length`},
+		{[]string{"run", "--net", "tap:t", "--ip", "10.0.0.2/24", "--ip6", "10.0.0.3/24", "x.img"}, `mote: --ip6 "10.0.0.3/24" is not an IPv6 address with a prefix length`},
+		{[]string{"run", "--net", "tap:t", "--ip", "10.0.0.2/24", "--gateway", "fd00::1", "x.img"}, `mote: --gateway "fd00::1" is not an IPv4 address`},
+		{[]string{"run", "--net", "tap:t", "--ip", "10.0.0.2/24", "--gateway6", "fd00::1", "x.img"}, "mote: --gateway6 needs --ip6"},
+		{[]string{"run", "--net", "tap:t", "--ip", "10.0.0.2/24", "--ip6", "fd00::2/64", "--gateway6", "10.0.0.1", "x.img"}, `mote: --gateway6 "10.0.0.1" is not an IPv6 address`},
+		{[]string{"run", "--dns", "resolver", "x.img"}, `mote: --dns "resolver" is not an IP address`},
+		{[]string{"run", "--net", "none", "--dns", "1.1.1.1", "x.img"}, "mote: --dns with --net none"},
+		{[]string{"run", "--mac", "52:54:00", "x.img"}, `mote: --mac "52:54:00" is not an Ethernet address`},
+		{[]string{"run", "--mac", "01:00:5e:00:00:01", "x.img"}, "mote: --mac 01:00:5e:00:00:01 is a multicast address"},
+		{[]string{"run", "--net", "none", "--mac", "02:00:00:00:00:01", "x.img"}, "mote: --mac with --net none"},
+		// Valid network flags get as far as the image.
+		{[]string{"run", "-p", "127.0.0.1:8080:80", "-p", "5353:53/udp", "--dns", "10.0.2.2", "--mac", "02:00:00:00:00:01", "x.img"}, "mote: x.img: no such image or package"},
+		{[]string{"run", "--net", "tap:tap0", "--ip", "10.0.0.2/24", "--gateway", "10.0.0.1", "--ip6", "fd00::2/64", "--gateway6", "fd00::1", "--dns", "fd00::53", "x.img"}, "mote: x.img: no such image or package"},
 		{[]string{"frobnicate"}, "mote: unknown command \"frobnicate\" for \"mote\""},
 	}
 	for _, c := range cases {
@@ -118,9 +146,37 @@ func TestVersionAndHelp(t *testing.T) {
 		}
 	}
 	_, stdout, _ = runCLI("run", "--help")
-	for _, flag := range []string{"--memory", "--cpus", "--env", "--debug"} {
+	for _, flag := range []string{"--memory", "--cpus", "--env", "--debug", "--publish", "--net", "--ip", "--gateway", "--dns", "--ip6", "--gateway6", "--mac"} {
 		if !strings.Contains(stdout, flag) {
 			t.Errorf("mote run --help does not mention %s", flag)
+		}
+	}
+}
+
+// TestNetWithoutStack: network flags with an image that does not link the
+// guest network stack are refused before anything boots.
+func TestNetWithoutStack(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "plain.img")
+	spec := imagetest.Spec{
+		Segments: []imagetest.Segment{{Vaddr: 0x400000, Data: make([]byte, 0x3000)}},
+		Note:     &abi.Note{Version: abi.Version, Entry: 0x400000, Vectors: 0x401000, VectorStride: 32, SyscallTrap: 0x402000},
+	}
+	if err := os.WriteFile(img, imagetest.Build(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-p", "8080:80"}, "mote: -p: " + img + " has no network stack (its program does not import package net)"},
+		{[]string{"--net", "user"}, "mote: --net user: " + img + " has no network stack"},
+		{[]string{"--net", "tap:tap0", "--ip", "10.0.0.2/24"}, "mote: --net tap:tap0: " + img + " has no network stack"},
+		{[]string{"--dns", "1.1.1.1"}, "mote: --dns: " + img + " has no network stack"},
+	} {
+		args := append(append([]string{"run"}, c.args...), img)
+		status, _, stderr := runCLI(args...)
+		if status != ExitMoteError || !strings.HasPrefix(stderr, c.want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("mote %s: status %d, stderr %q, want %q", strings.Join(args, " "), status, stderr, c.want)
 		}
 	}
 }

@@ -21,6 +21,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 		env     []string
 		debug   bool
 		verbose bool
+		netf    netFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run [flags] IMAGE|PACKAGE [-- ARGS...]",
@@ -36,10 +37,19 @@ repeated runs of an unchanged program cheap.
 Arguments after -- are passed to the program after the arguments baked into
 the image. -e adds to (and overrides) the environment baked into the image.
 
+Programs that use package net get a network device. By default it is
+plugged into mote's user-mode network: outbound connections are made by
+mote on the host (NAT), 10.0.2.2 is the host's loopback, DNS is relayed to
+the host's resolvers, and -p forwards host ports into the guest. With
+--net tap:NAME the guest is a machine on an existing tap device instead,
+with the address given by --ip (and --gateway, --ip6, --gateway6, --dns).
+
 Exit status: the guest's, or 125 if mote itself failed.`,
 		Example: `  mote run hello.img -- world
   mote run ./examples/hello -- world
-  mote run -m 1G --cpus 2 -e GREETING=hi ./examples/hello`,
+  mote run -m 1G --cpus 2 -e GREETING=hi ./examples/hello
+  mote run -p 8080:80 ./examples/httpd
+  mote run --net tap:tap0 --ip 192.168.100.2/24 --gateway 192.168.100.1 httpd.img`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			targets, guestArgs := args, []string(nil)
 			if dash := cmd.ArgsLenAtDash(); dash >= 0 {
@@ -56,6 +66,10 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 				if err := build.CheckEnv(kv); err != nil {
 					return fmt.Errorf("mote: -e: %v", err)
 				}
+			}
+			netCfg, err := netf.config()
+			if err != nil {
+				return err
 			}
 			// SIGINT and SIGTERM stop the build, or the guest (which
 			// then exits with vmm.InterruptedStatus).
@@ -76,6 +90,7 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 				Stderr:      stderr,
 				Debug:       debug,
 				Context:     ctx,
+				Net:         netCfg,
 			})
 			if err != nil {
 				return err
@@ -89,6 +104,7 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 	f.StringArrayVarP(&env, "env", "e", nil, "set the environment variable `KEY=VALUE` in the guest (repeatable; overrides baked entries)")
 	f.BoolVar(&debug, "debug", false, "log system calls the library OS does not implement (once each) to stderr")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print the build steps when building a package")
+	netf.register(f)
 	return cmd
 }
 

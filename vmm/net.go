@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/motevm/mote/abi"
 	"github.com/motevm/mote/virtio"
@@ -202,12 +204,26 @@ func (v *vm) setupNet(mode NetMode, bi *abi.BootInfo) error {
 			nc.DNS6 = cfg.DNS.As16()
 		}
 	}
+	// MOTE_NET_SPIN=DURATION overrides the poller's spin window (for
+	// measurements; 0 or negative: no spinning).
+	var spin time.Duration
+	if s := os.Getenv("MOTE_NET_SPIN"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("MOTE_NET_SPIN=%s: %v", s, err)
+		}
+		spin = max(d, -1)
+		if d == 0 {
+			spin = -1
+		}
+	}
 	dev, err := virtionet.New(virtionet.Config{
-		Mem:      v.mem.b,
-		MAC:      mac,
-		Endpoint: ep,
-		Wake:     v.wakeIdle,
-		Logf:     v.deviceLog,
+		Mem:        v.mem.b,
+		MAC:        mac,
+		Endpoint:   ep,
+		Wake:       v.wakeIdle,
+		Logf:       v.deviceLog,
+		SpinWindow: spin,
 	})
 	if err != nil {
 		ep.Close()

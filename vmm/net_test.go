@@ -11,12 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/motevm/mote/abi"
 	"github.com/motevm/mote/virtio"
 	"github.com/motevm/mote/vmm/usernet"
 )
 
-// echoEP is a link.Endpoint that sends every frame back after a delay.
+// echoEP is a link.Endpoint that sends every frame back after a delay
+// (with delay 0: at once, from WriteFrame).
 type echoEP struct {
 	delay   time.Duration
 	mu      sync.Mutex
@@ -39,6 +42,10 @@ func (e *echoEP) WriteFrame(f []byte) error {
 	e.mu.Lock()
 	e.sent = append(e.sent, f)
 	e.mu.Unlock()
+	if e.delay == 0 {
+		e.deliver(f)
+		return nil
+	}
 	time.AfterFunc(e.delay, func() {
 		e.mu.Lock()
 		defer e.mu.Unlock()
@@ -289,5 +296,113 @@ func TestMeasureKick(t *testing.T) {
 		}
 		t.Logf("%s from ring 3: %v per access (5 runs of %d)", c.name, per, n)
 		t.Logf("last run: %s", strings.Fields(last)[1:20])
+	}
+}
+
+// pingPongCode: after netGuestCode's device set-up, n round trips: send a
+// frame (kicking only if the used ring lacks UsedFNoNotify, after a full
+// barrier), idle until the echo arrives, re-post the receive buffer. Exit
+// 0. The test prepares 16 transmit descriptors (one buffer) and 16
+// receive buffers, and sets AvailFNoInterrupt on the transmit queue.
+func pingPongCode(n uint32) []byte {
+	init := append([]byte(nil), netGuestCode[:0xb5]...) // up to DRIVER_OK
+	body := []byte{
+		0x41, 0xbc, 0, 0, 0, 0, // mov r12d, n
+		0x45, 0x31, 0xed, // xor r13d, r13d   (tx avail idx)
+		0x45, 0x31, 0xf6, // xor r14d, r14d   (rx used idx expected)
+		0x41, 0xbf, 0x10, 0x00, 0x00, 0x00, // mov r15d, 16  (rx avail idx)
+		0x41, 0xff, 0xc5, // loop: inc r13d
+		0x66, 0x44, 0x89, 0x2c, 0x25, 0x02, 0x10, 0x70, 0x00, // mov [0x701002], r13w  (publish)
+		0x0f, 0xae, 0xf0, // mfence
+		0x66, 0xf7, 0x04, 0x25, 0x00, 0x20, 0x70, 0x00, 0x01, 0x00, // test word [0x702000], 1  (NO_NOTIFY?)
+		0x75, 0x07, // jnz +7
+		0xc7, 0x43, 0x50, 0x01, 0x00, 0x00, 0x00, // QueueNotify = 1
+		0x41, 0xff, 0xc6, // inc r14d
+		0x0f, 0xb7, 0x04, 0x25, 0x02, 0x20, 0x71, 0x00, // wait: movzx eax, word [0x712002]
+		0x66, 0x44, 0x39, 0xf0, // cmp ax, r14w
+		0x74, 0x11, // je got
+		0x48, 0xc7, 0xc0, 0xff, 0xff, 0xff, 0xff, // mov rax, -1
+		0xb9, 0x10, 0x00, 0x00, 0xd0, // mov ecx, HcIdle
+		0x48, 0x89, 0x01, // mov [rcx], rax
+		0xeb, 0xe1, // jmp wait
+		0x41, 0xff, 0xc7, // got: inc r15d
+		0x66, 0x44, 0x89, 0x3c, 0x25, 0x02, 0x10, 0x71, 0x00, // mov [0x711002], r15w  (re-post)
+		0x41, 0xff, 0xcc, // dec r12d
+		0x75, 0xab, // jnz loop
+		0x31, 0xc0, 0xb9, 0x00, 0x00, 0x00, 0xd0, 0x48, 0x89, 0x01, // HcExit(0)
+	}
+	binary.LittleEndian.PutUint32(body[2:], n)
+	code := append(init, body...)
+	fail := len(code)
+	code = append(code, 0xb8, 0x63, 0x00, 0x00, 0x00, 0xb9, 0x00, 0x00, 0x00, 0xd0, 0x48, 0x89, 0x01) // HcExit(99)
+	for _, at := range []int{0x0c, 0x18, 0x42} {                                                      // the set-up's jumps to fail (rel32)
+		binary.LittleEndian.PutUint32(code[at+2:], uint32(fail-(at+6)))
+	}
+	return code
+}
+
+// prepPingPong writes the rings pingPongCode expects.
+func prepPingPong(mem []byte) {
+	le := binary.LittleEndian
+	for j := uint64(0); j < 16; j++ {
+		le.PutUint64(mem[0x700000+16*j:], 0x703000)
+		le.PutUint32(mem[0x700008+16*j:], 12+60)
+		le.PutUint16(mem[0x701004+2*j:], uint16(j))
+		le.PutUint64(mem[0x710000+16*j:], 0x713000+0x800*j)
+		le.PutUint32(mem[0x710008+16*j:], 1526)
+		le.PutUint16(mem[0x71000c+16*j:], virtio.DescFWrite)
+		le.PutUint16(mem[0x711004+2*j:], uint16(j))
+	}
+	le.PutUint16(mem[0x701000:], virtio.AvailFNoInterrupt)
+	le.PutUint16(mem[0x711002:], 16)
+	copy(mem[0x703000+12:], bytes.Repeat([]byte{0xab}, 60))
+}
+
+func TestNetPingPong(t *testing.T) {
+	g := newTestGuest(pingPongCode(100))
+	g.noteFlags = abi.NoteFlagNet
+	r := startVM(t, g.write(t, "pp.img"), func(c *Config) { c.netEndpoint = &echoEP{} }, prepPingPong)
+	if r.status != 0 || r.stderr != "" {
+		t.Fatalf("status %d stderr %q", r.status, r.stderr)
+	}
+	st := r.vm.nets[0].dev.Stats()
+	if st.TxFrames != 100 || st.RxFrames != 100 || st.GuestWakes != 100 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestMeasurePingPong: round trips through the device (an echo endpoint
+// that answers at once) for several spin windows: latency, exits and kicks
+// per round trip, and host CPU (run with MOTE_MEASURE=1 go test -run
+// MeasurePingPong -v ./vmm).
+func TestMeasurePingPong(t *testing.T) {
+	if os.Getenv("MOTE_MEASURE") == "" {
+		t.Skip("set MOTE_MEASURE=1")
+	}
+	const n = 2000
+	g := newTestGuest(pingPongCode(n))
+	g.noteFlags = abi.NoteFlagNet
+	p := g.write(t, "pp.img")
+	for _, spin := range []string{"0", "10us", "25us", "50us", "100us", "200us", "400us"} {
+		t.Setenv("MOTE_NET_SPIN", spin)
+		var rts, cpus []time.Duration
+		var kicks, exits float64
+		for rep := 0; rep < 3; rep++ {
+			var ru0, ru1 unix.Rusage
+			unix.Getrusage(unix.RUSAGE_SELF, &ru0)
+			r := startVM(t, p, func(c *Config) { c.netEndpoint = &echoEP{} }, prepPingPong)
+			unix.Getrusage(unix.RUSAGE_SELF, &ru1)
+			if r.status != 0 {
+				t.Fatalf("status %d %s", r.status, r.stderr)
+			}
+			d := r.vm.tStop.Sub(r.vm.tRun)
+			cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+			rts = append(rts, d/n)
+			cpus = append(cpus, cpu/n)
+			st := r.vm.nets[0].dev.Stats()
+			kicks += float64(st.Kicks) / n / 3
+			exits += float64(r.vm.exits.Load()) / n / 3
+		}
+		t.Logf("spin %-6s round trip %v, host CPU %v per round trip; %.2f exits, %.2f kicks per round trip", spin, rts, cpus, exits, kicks)
 	}
 }

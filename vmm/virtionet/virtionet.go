@@ -66,6 +66,9 @@ type Config struct {
 	Wake func()
 	// Logf, if set, reports guest driver errors (once each).
 	Logf func(format string, args ...any)
+	// SpinWindow overrides the package's SpinWindow (for measurements):
+	// 0 means SpinWindow, a negative value no spinning.
+	SpinWindow time.Duration
 }
 
 // Stats are the device's counters.
@@ -105,6 +108,7 @@ type Device struct {
 	txSegs []virtq.Seg
 	txBuf  []byte
 
+	spin    time.Duration
 	closing atomic.Bool
 	done    chan struct{}
 
@@ -125,7 +129,10 @@ func New(cfg Config) (*Device, error) {
 	if cfg.Wake == nil {
 		cfg.Wake = func() {}
 	}
-	d := &Device{cfg: cfg, mtu: cfg.Endpoint.MTU(), kickFD: -1, ctlFD: -1, done: make(chan struct{})}
+	d := &Device{cfg: cfg, mtu: cfg.Endpoint.MTU(), kickFD: -1, ctlFD: -1, done: make(chan struct{}), spin: cfg.SpinWindow}
+	if d.spin == 0 {
+		d.spin = SpinWindow
+	}
 	if d.mtu <= 0 || d.mtu > 0xffff-link.EthHeaderSize {
 		return nil, fmt.Errorf("virtio-net: endpoint MTU %d out of range", d.mtu)
 	}
@@ -535,7 +542,7 @@ func (d *Device) poll() {
 			continue
 		}
 		if !asleep {
-			if time.Since(last) < SpinWindow {
+			if time.Since(last) < d.spin {
 				runtime.Gosched()
 				continue
 			}

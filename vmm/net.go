@@ -151,23 +151,39 @@ func randomMAC() net.HardwareAddr {
 	return m
 }
 
-// setupNet creates the network endpoint and the virtio-net device for
-// mode, registers its kick ioeventfd and fills bi's device count and
-// addresses. v.mem and v.kvm exist.
-func (v *vm) setupNet(mode NetMode, bi *abi.BootInfo) error {
+// openEndpoint creates the network the device plugs into: the user-mode
+// network (which listens on the -p ports at once) or the tap device. It
+// runs while KVM creates the VM.
+func (v *vm) openEndpoint(mode NetMode) (link.Endpoint, error) {
+	if v.cfg.netEndpoint != nil {
+		return v.cfg.netEndpoint, nil
+	}
+	switch mode {
+	case NetUser:
+		n, err := usernet.New(usernet.Config{Ports: v.cfg.Net.Ports})
+		if err != nil {
+			return nil, errors.New(strings.TrimPrefix(err.Error(), "usernet: "))
+		}
+		return n, nil
+	case NetTap:
+		t, err := tap.Open(v.cfg.Net.Tap)
+		if err != nil {
+			return nil, fmt.Errorf("--net tap:%s: %v", v.cfg.Net.Tap, err)
+		}
+		return t, nil
+	}
+	return nil, fmt.Errorf("no endpoint for network mode %v", mode)
+}
+
+// setupNet creates the virtio-net device on ep (which it owns from then
+// on, also on error), registers its kick ioeventfd and fills bi's device
+// count and addresses. v.mem and v.kvm exist.
+func (v *vm) setupNet(mode NetMode, ep link.Endpoint, bi *abi.BootInfo) error {
 	cfg := v.cfg.Net
-	ep := v.cfg.netEndpoint
 	var nc abi.NetConfig
 	mac := cfg.MAC
 	switch mode {
 	case NetUser:
-		if ep == nil {
-			n, err := usernet.New(usernet.Config{Ports: cfg.Ports})
-			if err != nil {
-				return errors.New(strings.TrimPrefix(err.Error(), "usernet: "))
-			}
-			ep = n
-		}
 		nc.IPv4, nc.Prefix4 = usernet.GuestIPv4.As4(), usernet.PrefixLen
 		nc.Gateway4 = usernet.GatewayIPv4.As4()
 		nc.DNS4 = usernet.DNSIPv4.As4()
@@ -175,13 +191,6 @@ func (v *vm) setupNet(mode NetMode, bi *abi.BootInfo) error {
 			mac = usernet.GuestMAC
 		}
 	case NetTap:
-		if ep == nil {
-			t, err := tap.Open(cfg.Tap)
-			if err != nil {
-				return fmt.Errorf("--net tap:%s: %v", cfg.Tap, err)
-			}
-			ep = t
-		}
 		nc.IPv4, nc.Prefix4 = cfg.IPv4.Addr().As4(), uint8(cfg.IPv4.Bits())
 		if cfg.Gateway4.IsValid() {
 			nc.Gateway4 = cfg.Gateway4.As4()
@@ -210,6 +219,7 @@ func (v *vm) setupNet(mode NetMode, bi *abi.BootInfo) error {
 	if s := os.Getenv("MOTE_NET_SPIN"); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil {
+			ep.Close()
 			return fmt.Errorf("MOTE_NET_SPIN=%s: %v", s, err)
 		}
 		spin = max(d, -1)

@@ -31,6 +31,9 @@ type fakeEP struct {
 	// hold, if set, makes WriteFrame announce itself on entered and wait
 	// for hold to be closed.
 	hold, entered chan struct{}
+	// echo makes WriteFrame deliver the frame back at once (from the
+	// device's poller, as an endpoint may).
+	echo bool
 }
 
 func newFakeEP(mtu int) *fakeEP { return &fakeEP{mtu: mtu, sent: make(chan []byte, 4096)} }
@@ -46,6 +49,9 @@ func (e *fakeEP) WriteFrame(f []byte) error {
 	if e.hold != nil {
 		e.entered <- struct{}{}
 		<-e.hold
+	}
+	if e.echo {
+		e.deliver(f)
 	}
 	e.sent <- append([]byte(nil), f...)
 	return nil

@@ -91,7 +91,9 @@ type Device struct {
 	kickFD int // eventfd: guest kicks (KVM ioeventfd, or Notify)
 	ctlFD  int // eventfd: the monitor wants the poller's attention
 
-	// Under both queue locks to change, either to read.
+	// Under both queue locks to change, either to read. Lock order: tx,
+	// then rx (the poller holds tx's lock while the endpoint's WriteFrame
+	// may deliver a frame).
 	live    bool // DRIVER_OK and not reset
 	maxRx   int  // largest frame the guest's buffers take (14 + MTU)
 	needBuf int  // smallest receive chain accepted (12 + maxRx)
@@ -198,11 +200,11 @@ func (d *Device) Close() error {
 	d.poke()
 	<-d.done
 	err := d.cfg.Endpoint.Close()
-	d.rx.Lock()
 	d.tx.Lock()
+	d.rx.Lock()
 	d.closed, d.live = true, false
-	d.tx.Unlock()
 	d.rx.Unlock()
+	d.tx.Unlock()
 	unix.Close(d.kickFD)
 	unix.Close(d.ctlFD)
 	return err
@@ -256,8 +258,8 @@ func (td *transportDev) ReadConfig(off int, b []byte) {
 
 func (td *transportDev) Start(features uint64) {
 	d := (*Device)(td)
-	d.rx.Lock()
 	d.tx.Lock()
+	d.rx.Lock()
 	if features&(1<<virtio.FNetMTU) != 0 {
 		d.setMTU(d.mtu)
 	} else {
@@ -268,18 +270,18 @@ func (td *transportDev) Start(features uint64) {
 	// refills need none anyway while no frame waits, see poll).
 	d.rx.SetNoNotify(true)
 	d.tx.SetNoNotify(true)
-	d.tx.Unlock()
 	d.rx.Unlock()
+	d.tx.Unlock()
 	d.poke()
 }
 
 func (td *transportDev) Stop() {
 	d := (*Device)(td)
-	d.rx.Lock()
 	d.tx.Lock()
+	d.rx.Lock()
 	d.live = false // the backlog stays: frames from before the driver's first reset wait for it
-	d.tx.Unlock()
 	d.rx.Unlock()
+	d.tx.Unlock()
 }
 
 func (td *transportDev) Notify(uint32) {
@@ -305,7 +307,7 @@ const (
 func (d *Device) deliver(frame []byte) bool {
 	d.rx.Lock()
 	ok, notify := d.deliverLocked(frame)
-	err := d.rx.Err()
+	err := d.rx.TakeErr()
 	d.rx.Unlock()
 	d.queueError("receive", err)
 	if notify {
@@ -426,7 +428,7 @@ func (d *Device) drainRx() bool {
 		moved++
 	}
 	notify := d.rx.Publish()
-	err := d.rx.Err()
+	err := d.rx.TakeErr()
 	d.rx.Unlock()
 	d.queueError("receive", err)
 	if notify {
@@ -435,10 +437,13 @@ func (d *Device) drainRx() bool {
 	return moved > 0
 }
 
-// queueError reports a queue stopped by a driver error (no lock held).
+// queueError reports a queue stopped by a driver error: the device needs
+// a reset. The transport's lock is taken on another goroutine, as the
+// caller may hold the transmit queue's lock (which the transport takes
+// after its own).
 func (d *Device) queueError(name string, err error) {
 	if err != nil {
-		d.t.NeedsReset(fmt.Errorf("virtio-net: %s queue stopped: %v", name, err))
+		go d.t.NeedsReset(fmt.Errorf("virtio-net: %s queue stopped: %v", name, err))
 	}
 }
 
@@ -478,7 +483,7 @@ func (d *Device) serviceTx() bool {
 		d.tx.Push(head, 0)
 	}
 	notify := d.tx.Publish()
-	err := d.tx.Err()
+	err := d.tx.TakeErr()
 	d.tx.Unlock()
 	d.queueError("transmit", err)
 	if notify {

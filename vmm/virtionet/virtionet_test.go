@@ -585,3 +585,36 @@ func TestRxBacklogBytes(t *testing.T) {
 		t.Errorf("%d large frames waiting, want %d", accepted, want)
 	}
 }
+
+// TestResetWhileEchoing: a device reset while the poller is inside the
+// endpoint's WriteFrame, which delivers a frame back synchronously (the
+// lock order tx -> rx must hold everywhere).
+func TestResetWhileEchoing(t *testing.T) {
+	drv := newDriver(t, 1500)
+	drv.ep.echo = true
+	drv.init(allFeatures, 256)
+	postRx(drv, 8, 1526)
+	tx := drv.q[virtio.NetTxQueue]
+	a := drv.alloc(12+60, 8)
+	drv.ep.hold, drv.ep.entered = make(chan struct{}), make(chan struct{}, 1000)
+	for i := 0; i < 4; i++ {
+		tx.add(buf{addr: a, len: 12 + 60})
+	}
+	tx.publish()
+	<-drv.ep.entered
+	reset := make(chan struct{})
+	go func() {
+		drv.w32(virtio.RegStatus, 0)
+		close(reset)
+	}()
+	time.Sleep(10 * time.Millisecond) // the reset waits for the poller
+	close(drv.ep.hold)
+	select {
+	case <-reset:
+	case <-time.After(5 * time.Second):
+		t.Fatal("deadlock: reset and poller")
+	}
+	if drv.r32(virtio.RegStatus) != 0 {
+		t.Error("not reset")
+	}
+}

@@ -83,6 +83,7 @@ type Queue struct {
 	ready bool
 	mem   Mem
 	err   error // first driver error seen; the queue stops until reset
+	taken bool  // err was returned by TakeErr
 
 	lastAvail  uint16 // next available ring entry to take
 	availIdx   uint16 // the driver's available index, as last read
@@ -101,6 +102,16 @@ func (q *Queue) Ready() bool { return q.ready && q.err == nil }
 
 // Err returns the driver error that stopped the queue, if any.
 func (q *Queue) Err() error { return q.err }
+
+// TakeErr returns the driver error that stopped the queue the first time
+// it is called after the error, nil otherwise.
+func (q *Queue) TakeErr() error {
+	if q.err == nil || q.taken {
+		return nil
+	}
+	q.taken = true
+	return q.err
+}
 
 // fail records a driver error; the queue does no more work until reset.
 func (q *Queue) fail(err error) {
@@ -135,7 +146,7 @@ func (q *Queue) enable(mem Mem) error {
 		return fmt.Errorf("used ring at %#x is outside guest RAM", q.Used)
 	}
 	q.mem = mem
-	q.ready, q.err = true, nil
+	q.ready, q.err, q.taken = true, nil, false
 	q.lastAvail, q.availIdx, q.usedIdx, q.pubIdx, q.pushedSome = 0, 0, 0, 0, false
 	q.storeUsedWord()
 	return nil
@@ -144,7 +155,7 @@ func (q *Queue) enable(mem Mem) error {
 // reset returns the queue to its state after a device reset.
 func (q *Queue) reset() {
 	q.Num, q.Desc, q.Avail, q.Used = 0, 0, 0, 0
-	q.ready, q.err, q.mem = false, nil, nil
+	q.ready, q.err, q.taken, q.mem = false, nil, false, nil
 	q.lastAvail, q.availIdx, q.usedIdx, q.pubIdx, q.usedFlags, q.pushedSome = 0, 0, 0, 0, 0, false
 }
 

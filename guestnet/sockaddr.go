@@ -34,7 +34,9 @@ func parseSockaddr(fam int, p unsafe.Pointer, n uintptr) (tcpip.FullAddress, uin
 		}
 		port := binary.BigEndian.Uint16(b[2:])
 		addr := tcpip.AddrFrom4Slice(b[4:8])
-		if fam == syscall.AF_INET6 {
+		if addr.Unspecified() {
+			addr = tcpip.Address{} // netstack's "any address"
+		} else if fam == syscall.AF_INET6 {
 			// Linux: an AF_INET address on an IPv6 socket is refused
 			// by bind (EINVAL) but connect/sendto take it as mapped.
 			var m [16]byte
@@ -53,6 +55,9 @@ func parseSockaddr(fam int, p unsafe.Pointer, n uintptr) (tcpip.FullAddress, uin
 		port := binary.BigEndian.Uint16(b[2:])
 		addr := tcpip.AddrFrom16Slice(b[8:24])
 		scope := binary.LittleEndian.Uint32(b[24:])
+		if addr.Unspecified() {
+			addr = tcpip.Address{}
+		}
 		fa := tcpip.FullAddress{Addr: addr, Port: port}
 		if scope != 0 && isLinkLocal6(addr) {
 			fa.NIC = tcpip.NICID(scope)

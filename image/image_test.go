@@ -2,6 +2,7 @@ package image_test
 
 import (
 	"debug/elf"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,7 +88,7 @@ func TestOpenErrors(t *testing.T) {
 		{"ELF32", elf32, "32-bit ELF"},
 		{"arm64", imagetest.Build(arm), "not a mote image (mote images are x86-64)"},
 		{"no note", imagetest.Build(noNote), "is not a mote image (no mote note; build it with `mote build`)"},
-		{"wrong version", imagetest.Build(badVer), "was built for mote ABI v42, this monitor speaks v1; rebuild it with this mote"},
+		{"wrong version", imagetest.Build(badVer), fmt.Sprintf("was built for mote ABI v%d, this monitor speaks v%d; rebuild it with this mote", abi.Version+41, abi.Version)},
 		{"truncated header", good[:40], "is truncated or corrupt"},
 		{"truncated segment", good[:0x200], "is truncated or corrupt"},
 		{"low segment", imagetest.Build(low), "outside the image area"},

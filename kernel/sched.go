@@ -249,7 +249,12 @@ func schedule() {
 		}
 		c.pending = 0
 		consoleFlush()
+		if !netIdleBegin() {
+			netIdleEnd()
+			continue // frames arrived: devPoll wakes their reader
+		}
 		hypercall(abi.HcIdle, deadline)
+		netIdleEnd()
 		// The idle may have ended because input arrived.
 		wakeWaiters(waitStdin, 0, -1)
 	}

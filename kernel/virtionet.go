@@ -53,6 +53,10 @@ type netDev struct {
 	mtu    uint32
 	fi     int32  // open file, -1 if none
 	rxSeen uint16 // used idx last reported to epoll
+	// rxFlags is the rx available ring's flags: AvailFNoInterrupt while
+	// the guest runs (it polls), cleared only around HcIdle, so frames
+	// arriving while it is busy cost no wake-up in the monitor.
+	rxFlags uint16
 	rx, tx vq
 }
 
@@ -171,10 +175,11 @@ func netInit() bool {
 	}
 	// Every rx buffer goes to the device at once.
 	rx := &netdev.rx
+	netdev.rxFlags = virtio.AvailFNoInterrupt
 	for i := uint32(0); i < rx.num; i++ {
 		d := rx.descAt(i)
 		d.Flags = virtio.DescFWrite
-		rx.push(uint16(i), 0)
+		rx.push(uint16(i), netdev.rxFlags)
 	}
 	// tx: all free; the driver polls completions, so no wake-ups.
 	tx := &netdev.tx
@@ -299,6 +304,30 @@ func devPoll() {
 	}
 }
 
+// netIdleBegin asks the device to wake the guest for received frames; it
+// reports false if frames arrived meanwhile (the caller must not idle).
+func netIdleBegin() bool {
+	if netdev.state != 2 {
+		return true
+	}
+	rx := &netdev.rx
+	netdev.rxFlags = 0
+	// A full barrier (XCHG) between clearing the flag and the last look
+	// at the used index: the device reads the flag after publishing.
+	atomic.StoreUint32((*uint32)(unsafe.Pointer(uintptr(rx.avail))), uint32(rx.availIdx)<<16)
+	return netdev.fi < 0 || rx.usedIdx() == netdev.rxSeen
+}
+
+// netIdleEnd goes back to polling.
+func netIdleEnd() {
+	if netdev.state != 2 {
+		return
+	}
+	rx := &netdev.rx
+	netdev.rxFlags = virtio.AvailFNoInterrupt
+	atomic.StoreUint32((*uint32)(unsafe.Pointer(uintptr(rx.avail))), uint32(rx.availIdx)<<16|virtio.AvailFNoInterrupt)
+}
+
 // netRead copies one received frame into [p, p+n) and returns its length;
 // a frame longer than n is truncated, as a datagram read is.
 func netRead(f *file, p, n uint64) int64 {
@@ -328,7 +357,7 @@ func netRead(f *file, p, n uint64) int64 {
 	}
 	src := rx.bufBase + uint64(id)*rx.bufSize + virtio.NetHdrSize
 	copy(userBytes(p, m), unsafe.Slice((*byte)(unsafe.Pointer(uintptr(src))), m))
-	rx.push(uint16(id), 0)
+	rx.push(uint16(id), netdev.rxFlags)
 	netRxFrames++
 	return int64(m)
 }

@@ -57,8 +57,22 @@ type netDev struct {
 	// the guest runs (it polls), cleared only around HcIdle, so frames
 	// arriving while it is busy cost no wake-up in the monitor.
 	rxFlags uint16
-	rx, tx vq
+	// A kick owed to the device for frames published while it slept
+	// (see netFlushKick), and when the first of them was published.
+	kickPending  bool
+	pendingSince int64
+	pendingCount uint32
+	rx, tx       vq
 }
+
+// Kicks are deferred: a guest answering a request sends an ACK and then
+// the response, and a busy guest sends many frames between two scheduling
+// points; one kick for all of them is enough. A kick is owed at most
+// kickDelay ns or kickBatch frames.
+const (
+	kickDelay = 50_000
+	kickBatch = 32
+)
 
 var netdev = netDev{fi: -1}
 
@@ -242,6 +256,21 @@ func queueInit(q *vq, idx uint32, bufSize, memMax uint64) bool {
 	return true
 }
 
+// netFlushKick kicks the device if frames wait for it: at every scheduling
+// point, epoll wait and tick, and from netWrite when the kick has waited
+// long enough. A device that woke meanwhile (UsedFNoNotify set) takes the
+// frames without one: it looks at the available ring again before it
+// sleeps, and the XCHG of push ordered the frames before this look.
+func netFlushKick() {
+	if !netdev.kickPending {
+		return
+	}
+	netdev.kickPending = false
+	if netdev.tx.usedFlags()&virtio.UsedFNoNotify == 0 {
+		netKick(virtio.NetTxQueue)
+	}
+}
+
 func netKick(queue uint32) {
 	netKicks++
 	netSetReg(virtio.RegQueueNotify, queue)
@@ -298,6 +327,7 @@ func devPoll() {
 	if netdev.fi < 0 {
 		return
 	}
+	netFlushKick()
 	if u := netdev.rx.usedIdx(); u != netdev.rxSeen {
 		netdev.rxSeen = u
 		notifyFile(netdev.fi)
@@ -413,9 +443,17 @@ func netWrite(f *file, iov, cnt, p, n uint64) int64 {
 	}
 	tx.descAt(uint32(id)).Len = uint32(virtio.NetHdrSize + total)
 	tx.push(id, virtio.AvailFNoInterrupt)
-	if tx.usedFlags()&virtio.UsedFNoNotify == 0 {
-		netKick(virtio.NetTxQueue)
-	}
 	netTxFrames++
+	if tx.usedFlags()&virtio.UsedFNoNotify == 0 {
+		if !netdev.kickPending {
+			netdev.kickPending = true
+			netdev.pendingSince = uptime()
+			netdev.pendingCount = 0
+		}
+		netdev.pendingCount++
+		if netdev.pendingCount >= kickBatch || tx.nfree < tx.num/4 || uptime()-netdev.pendingSince >= kickDelay {
+			netFlushKick()
+		}
+	}
 	return int64(total)
 }

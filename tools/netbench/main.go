@@ -3,13 +3,13 @@
 // network (mote run -p), and the unikernel on a tap device — and prints the
 // figures side by side:
 //
-//	go run ./tools/netbench [-d 10s] [-c 32] [-bulk 1GiB]
+//		go run ./tools/netbench [-d 10s] [-c 32] [-bulk 1GiB]
 //
-//   - wrk keep-alive load on GET / (small responses): requests/s, p50 and
-//     p99 latency, and for the unikernel the VM exits per request (from the
-//     monitor's MOTE_STATS=1 line);
-//   - bulk TCP throughput: a Go client downloads -bulk bytes (/bytes) and
-//     uploads -bulk bytes (/sha256, checked), MB/s each way.
+//	  - wrk keep-alive load on GET / (small responses): requests/s, p50 and
+//	    p99 latency, and for the unikernel the VM exits per request (from the
+//	    monitor's MOTE_STATS=1 line);
+//	  - bulk TCP throughput: a Go client downloads -bulk bytes (/bytes) and
+//	    uploads -bulk bytes (/sha256, checked), MB/s each way.
 //
 // wrk comes from Debian's package (scripts/bench-deps.sh installs it). The
 // tap leg needs root; without it, it is skipped with a note.

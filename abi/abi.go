@@ -224,5 +224,25 @@ const BootMagic = 0x746f6f62_65746f6d // "moteboot"
 
 // Boot flags.
 const (
-	BootFlagDebug = 1 << 0 // log unimplemented system calls (once each) to stderr
+	BootFlagDebug   = 1 << 0 // log unimplemented system calls (once each) to stderr
+	BootFlagProfile = 1 << 1 // sample the interrupted PC at every timer tick (see Profile)
 )
+
+// Profile is the guest's PC sample buffer, the kernel variable named by
+// SymProfile. With BootFlagProfile the guest kernel stores the PC of each
+// timer tick in PCs[N % len(PCs)] (the program's, or the library OS's when
+// the tick arrives in it: those are also counted in Kernel) and counts the
+// ticks that arrive while the vCPU idles in Idle; the monitor reads it from
+// guest memory (identity mapped) when the guest stops.
+type Profile struct {
+	N      uint64
+	Kernel uint64
+	Idle   uint64
+	PCs    [ProfileSlots]uint64
+}
+
+// ProfileSlots bounds the samples kept (the newest win).
+const ProfileSlots = 1 << 15
+
+// SymProfile is the symbol of the kernel's Profile.
+const SymProfile = "github.com/motevm/mote/kernel.profile"

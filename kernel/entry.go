@@ -3,6 +3,8 @@ package kernel
 import (
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/motevm/mote/abi"
 )
 
 // pageFaults counts user page faults (reported with --debug at exit).
@@ -32,6 +34,11 @@ func syscallGo(f *sysframe) {
 	}
 	c := thisCPU()
 	if c.pending != 0 {
+		if profiling {
+			profile.Kernel++
+			profile.PCs[profile.N%abi.ProfileSlots] = c.pendingRIP
+			profile.N++
+		}
 		c.pending = 0
 		consoleFlush()
 		expireTimers()
@@ -116,6 +123,10 @@ func trapGo(tp uint64) {
 	traceEv(evTrap, t.rip|vec<<56, cr2)
 	switch {
 	case vec == 32:
+		if profiling {
+			profile.PCs[profile.N%abi.ProfileSlots] = t.rip
+			profile.N++
+		}
 		c.pending = 0
 		consoleFlush()
 		expireTimers()

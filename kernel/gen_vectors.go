@@ -119,6 +119,8 @@ timer:
 	JMP	redirect
 pending:
 	MOVQ	$1, cpu_pending(GS)
+	MOVQ	24(SP), AX
+	MOVQ	AX, cpu_pendingRIP(GS)
 	JMP	done
 r0service:
 	MOVQ	cpu_r0req(GS), AX

@@ -255,6 +255,11 @@ func schedule() {
 		}
 		hypercall(abi.HcIdle, deadline)
 		netIdleEnd()
+		if profiling && c.pending != 0 {
+			// The tick came while idle; this loop does its work.
+			profile.Idle++
+			c.pending = 0
+		}
 		// The idle may have ended because input arrived.
 		wakeWaiters(waitStdin, 0, -1)
 	}

@@ -1,6 +1,10 @@
 package kernel
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/motevm/mote/abi"
+)
 
 // A ring of recent kernel events, for debugging the guest from inside:
 // enabled with the debug boot flag, dumped by the mote_trace_dump system call
@@ -97,3 +101,10 @@ func traceDump(lo, hi, kind uint64) {
 		kprint("\n")
 	}
 }
+
+// PC sampling for mote run --profile: the monitor reads profile (by its
+// symbol, abi.SymProfile) when the guest stops.
+var (
+	profiling bool
+	profile   abi.Profile
+)

@@ -14,7 +14,8 @@ type cpu struct {
 	index  uint64 // abi.PerCPUIndex
 	masked uint64 // abi.PerCPUMasked: nonzero while this CPU runs kernel code
 
-	pending uint64 // a timer tick arrived while masked
+	pending    uint64 // a timer tick arrived while masked
+	pendingRIP uint64 // where it arrived (for --profile)
 	cur     uint64 // the running thread
 
 	// Written by the ring-0 stubs before they redirect to mote_upcall.

@@ -412,3 +412,31 @@ func TestStdin(t *testing.T) {
 		t.Errorf("empty: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestProfile: --profile samples the guest from outside and names the
+// program's functions.
+func TestProfile(t *testing.T) {
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "prof.txt")
+	host := strconv.FormatInt(time.Now().UnixNano(), 10)
+	r := mote(t, 120*time.Second, "run", "-m", "128M", "--profile", out, "-e", "RT_ENV=yes", "-e", "HOST_NOW="+host, images["runtimetest"])
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := string(b)
+	m := regexp.MustCompile(`mote profile: (\d+) timer ticks every 10ms: (\d+) in the program`).FindStringSubmatch(p)
+	if m == nil {
+		t.Fatalf("no profile header:\n%s", p)
+	}
+	if n, _ := strconv.Atoi(m[2]); n < 5 {
+		t.Fatalf("only %d samples in the program:\n%s", n, p)
+	}
+	// Samples are symbolized with the image's symbols: Go functions.
+	if !regexp.MustCompile(`(?m)^\s+\d+\s+[\d.]+%\s+(runtime|main|sync|internal|github\.com)[./]`).MatchString(p) {
+		t.Fatalf("no symbolized samples:\n%s", p)
+	}
+}

@@ -31,8 +31,11 @@ type Config struct {
 	Stdin       io.Reader // nil: the guest reads end of input at once
 	Stdout      io.Writer
 	Stderr      io.Writer
-	Debug       bool   // sets abi.BootFlagDebug
-	Hostname    string // "" means "mote"
+	Debug       bool // sets abi.BootFlagDebug
+	// Profile, if set, turns on PC sampling at every timer tick and names
+	// where the flat profile goes when the guest stops ("-": Stderr).
+	Profile  string
+	Hostname string // "" means "mote"
 	// Context, if set, stops the guest when cancelled: Run then returns
 	// InterruptedStatus (with Debug, after printing each vCPU's state).
 	Context context.Context
@@ -243,6 +246,9 @@ func newVM(cfg Config) (_ *vm, err error) {
 			if cfg.Debug {
 				bi.Flags |= abi.BootFlagDebug
 			}
+			if cfg.Profile != "" {
+				bi.Flags |= abi.BootFlagProfile
+			}
 			copy(bi.Hostname[:63], cfg.Hostname)
 			if _, err := unix.Getrandom(bi.Seed[:], 0); err != nil {
 				return fmt.Errorf("cannot get random seed: %v", err)
@@ -429,6 +435,7 @@ func (v *vm) run() int {
 	<-v.done
 	wg.Wait()
 	v.writeStats(v.cfg.Stderr) // MOTE_STATS=1 only
+	v.writeProfile()
 	return v.status
 }
 

@@ -20,6 +20,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 		cpus    int
 		env     []string
 		debug   bool
+		profile string
 		verbose bool
 		netf    netFlags
 	)
@@ -89,6 +90,7 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 				Stdout:      stdout,
 				Stderr:      stderr,
 				Debug:       debug,
+				Profile:     profile,
 				Context:     ctx,
 				Net:         netCfg,
 			})
@@ -103,6 +105,7 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 	f.IntVar(&cpus, "cpus", 1, "number of virtual CPUs")
 	f.StringArrayVarP(&env, "env", "e", nil, "set the environment variable `KEY=VALUE` in the guest (repeatable; overrides baked entries)")
 	f.BoolVar(&debug, "debug", false, "log system calls the library OS does not implement (once each) to stderr")
+	f.StringVar(&profile, "profile", "", "sample the program's PC at every timer tick and write a flat profile to `FILE` when the guest stops (- for stderr)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print the build steps when building a package")
 	netf.register(f)
 	return cmd

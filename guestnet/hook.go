@@ -93,6 +93,9 @@ func hook(trap uintptr, a [6]uintptr, p [3]unsafe.Pointer) (uintptr, uintptr, sy
 		if !ok {
 			return ret(0, syscall.EFAULT)
 		}
+		if len(b) == 0 {
+			return ret(0, 0) // Linux's sock_read_iter: nothing asked, nothing waited for
+		}
 		n, _, _, e := s.recv([][]byte{b}, 0, false)
 		return ret(n, e)
 	case syscall.SYS_WRITE:
@@ -106,6 +109,9 @@ func hook(trap uintptr, a [6]uintptr, p [3]unsafe.Pointer) (uintptr, uintptr, sy
 		bufs, e := iovecs(p[0], a[2])
 		if e != 0 {
 			return ret(0, e)
+		}
+		if len(bufs) == 0 {
+			return ret(0, 0)
 		}
 		n, _, _, e := s.recv(bufs, 0, false)
 		return ret(n, e)
@@ -159,13 +165,13 @@ func hook(trap uintptr, a [6]uintptr, p [3]unsafe.Pointer) (uintptr, uintptr, sy
 		if e != 0 {
 			return ret(0, e)
 		}
-		return ret(0, s.bind(fa, af))
+		return ret(0, s.bind(fa, af, a[2]))
 	case syscall.SYS_CONNECT:
 		fa, af, e := parseSockaddr(s.fam, p[0], a[2])
 		if e != 0 {
 			return ret(0, e)
 		}
-		return ret(0, s.connect(fa, af))
+		return ret(0, s.connect(fa, af, a[2]))
 	case syscall.SYS_LISTEN:
 		return ret(0, s.listen(int(int32(a[1]))))
 	case syscall.SYS_ACCEPT, syscall.SYS_ACCEPT4:

@@ -11,8 +11,9 @@ import (
 // Linux socket addresses <-> netstack addresses.
 
 const (
-	sizeofSockaddrInet4 = 16
-	sizeofSockaddrInet6 = 28
+	sizeofSockaddrInet4    = 16
+	sizeofSockaddrInet6    = 28
+	sizeofSockaddrInet6Min = 24 // SIN6_LEN_RFC2133: without the scope
 )
 
 // parseSockaddr reads the address at p (n bytes) for a socket of family
@@ -38,7 +39,8 @@ func parseSockaddr(fam int, p unsafe.Pointer, n uintptr) (tcpip.FullAddress, uin
 			addr = tcpip.Address{} // netstack's "any address"
 		} else if fam == syscall.AF_INET6 {
 			// Linux: an AF_INET address on an IPv6 socket is refused
-			// by bind (EINVAL) but connect/sendto take it as mapped.
+			// by bind and TCP's connect, but UDP's connect and sendto
+			// take it as mapped.
 			var m [16]byte
 			m[10], m[11] = 0xff, 0xff
 			copy(m[12:], b[4:8])
@@ -46,7 +48,7 @@ func parseSockaddr(fam int, p unsafe.Pointer, n uintptr) (tcpip.FullAddress, uin
 		}
 		return tcpip.FullAddress{Addr: addr, Port: port}, af, 0
 	case syscall.AF_INET6:
-		if n < sizeofSockaddrInet6 {
+		if n < sizeofSockaddrInet6Min {
 			return tcpip.FullAddress{}, 0, syscall.EINVAL
 		}
 		if fam != syscall.AF_INET6 {
@@ -54,7 +56,10 @@ func parseSockaddr(fam int, p unsafe.Pointer, n uintptr) (tcpip.FullAddress, uin
 		}
 		port := binary.BigEndian.Uint16(b[2:])
 		addr := tcpip.AddrFrom16Slice(b[8:24])
-		scope := binary.LittleEndian.Uint32(b[24:])
+		var scope uint32
+		if n >= sizeofSockaddrInet6 {
+			scope = binary.LittleEndian.Uint32(b[24:])
+		}
 		if addr.Unspecified() {
 			addr = tcpip.Address{}
 		}
@@ -64,7 +69,15 @@ func parseSockaddr(fam int, p unsafe.Pointer, n uintptr) (tcpip.FullAddress, uin
 		}
 		return fa, af, 0
 	case syscall.AF_UNSPEC:
-		return tcpip.FullAddress{}, af, 0
+		// connect: a disconnect; bind on IPv4: sockaddr_in's layout.
+		if n < sizeofSockaddrInet4 {
+			return tcpip.FullAddress{}, af, 0
+		}
+		fa := tcpip.FullAddress{Port: binary.BigEndian.Uint16(b[2:])}
+		if a := tcpip.AddrFrom4Slice(b[4:8]); !a.Unspecified() {
+			fa.Addr = a
+		}
+		return fa, af, 0
 	}
 	return tcpip.FullAddress{}, af, syscall.EAFNOSUPPORT
 }

@@ -27,8 +27,17 @@ type socket struct {
 
 	fd       atomic.Int32 // a descriptor of the socket, for readiness updates
 	nonblock atomic.Bool
+	shutRd   atomic.Bool // shutdown(SHUT_RD) called
+	shutWr   atomic.Bool // shutdown(SHUT_WR) called
+	errTaken atomic.Bool // a TCP connection's error was reported (no more EPOLLERR)
+	failed   atomic.Bool // connect failed and said so: Linux disconnects the socket
+
 	rcvTimeo atomic.Int64 // SO_RCVTIMEO, ns; 0 = none
 	sndTimeo atomic.Int64 // SO_SNDTIMEO
+	keptOpts sync.Map     // SOL_SOCKET options accepted and reported but not acted on
+
+	rmu   sync.Mutex // orders readiness updates (see sync)
+	shown uint32     // the readiness the kernel has
 
 	mu  sync.Mutex
 	fds []int32 // descriptors referring to the socket
@@ -101,7 +110,9 @@ func release(fd int32) {
 	}
 }
 
-const allEvents = waiter.EventIn | waiter.EventPri | waiter.EventOut | waiter.EventErr | waiter.EventHUp | waiter.EventRdHUp
+// allEvents are the events netstack reports and Linux's poll shows for
+// sockets (EPOLLPRI only means urgent data, which netstack does not keep).
+const allEvents = waiter.EventIn | waiter.EventOut | waiter.EventErr | waiter.EventHUp | waiter.EventRdHUp
 
 // newSocket wraps ep in a kernel descriptor.
 func newSocket(fam, typ, proto int, ep tcpip.Endpoint, wq *waiter.Queue, flags int) (int32, syscall.Errno) {
@@ -122,27 +133,100 @@ func newSocket(fam, typ, proto int, ep tcpip.Endpoint, wq *waiter.Queue, flags i
 	return fd, 0
 }
 
-// event runs in netstack when the endpoint's state changes: it tells the
-// kernel, which fires epoll watches. It must not take endpoint locks.
-func (s *socket) event(m waiter.EventMask) {
-	if fd := s.fd.Load(); fd >= 0 {
-		rawSyscall(abi.SysSockReady, uintptr(fd), uintptr(m&allEvents), 1)
-	}
+// event runs in netstack when the endpoint's state changes: it gives the
+// kernel the new readiness and wakes epoll watchers. netstack notifies
+// after releasing the endpoint's queue locks, which Readiness takes, so
+// it may look at the endpoint here.
+func (s *socket) event(waiter.EventMask) {
+	s.sync(true)
 }
 
-// refresh sets the kernel's view of the readiness to the endpoint's. The
-// second look closes the race with an event that arrives while the first
-// value is on its way (it would otherwise overwrite the event's bits).
+// refresh brings the kernel's copy of the readiness up to date after a
+// call that may have changed it (read, accept, SO_ERROR, ...). New bits
+// wake epoll watchers, as an event would.
 func (s *socket) refresh() {
+	s.sync(false)
+}
+
+// sync sets the kernel's view of the readiness to the socket's, under
+// s.rmu so that the last value computed is the last one stored: a state
+// change after the computation has its event wait for the lock and store
+// again.
+func (s *socket) sync(notify bool) {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
 	fd := s.fd.Load()
 	if fd < 0 {
 		return
 	}
-	r1 := s.ep.Readiness(allEvents)
-	rawSyscall(abi.SysSockReady, uintptr(fd), uintptr(r1), 0)
-	if r2 := s.ep.Readiness(allEvents); r2&^r1 != 0 {
-		rawSyscall(abi.SysSockReady, uintptr(fd), uintptr(r2), 1)
+	r := s.readiness()
+	old := s.shown
+	s.shown = r
+	if r&^old != 0 || notify {
+		if old&^r != 0 {
+			rawSyscall(abi.SysSockReady, uintptr(fd), uintptr(r), 0)
+		}
+		rawSyscall(abi.SysSockReady, uintptr(fd), uintptr(r), 1)
+	} else if r != old {
+		rawSyscall(abi.SysSockReady, uintptr(fd), uintptr(r), 0)
 	}
+}
+
+// readiness is the socket's poll mask as Linux computes it (tcp_poll,
+// datagram_poll).
+func (s *socket) readiness() uint32 {
+	r := s.ep.Readiness(allEvents)
+	if !s.isStream() {
+		if s.shutRd.Load() {
+			r |= waiter.EventIn | waiter.EventRdHUp
+			if s.shutWr.Load() {
+				r |= waiter.EventHUp
+			}
+		}
+		return uint32(r & allEvents)
+	}
+	st := tcp.EndpointState(s.ep.State())
+	switch st {
+	case tcp.StateInitial, tcp.StateBound:
+		return uint32(waiter.EventOut | waiter.EventHUp)
+	case tcp.StateListen:
+		return uint32(r & waiter.EventIn)
+	case tcp.StateConnecting, tcp.StateSynSent, tcp.StateSynRecv:
+		return 0
+	case tcp.StateError:
+		if s.failed.Load() {
+			// Linux disconnects a socket whose connect failed.
+			return uint32(waiter.EventOut | waiter.EventHUp)
+		}
+	}
+	// netstack notifies a FIN before it changes state, but has closed
+	// the receive side then (EventRdHUp while the send side is open).
+	peerFin := r&waiter.EventRdHUp != 0
+	sentFin := false
+	switch st {
+	case tcp.StateCloseWait:
+		peerFin = true
+	case tcp.StateFinWait1, tcp.StateFinWait2:
+		sentFin = true
+	case tcp.StateLastAck, tcp.StateClosing, tcp.StateTimeWait, tcp.StateClose, tcp.StateError:
+		peerFin, sentFin = true, true
+	}
+	rcvShut := peerFin || s.shutRd.Load()
+	sndShut := sentFin || s.shutWr.Load()
+	m := r & (waiter.EventIn | waiter.EventOut)
+	if rcvShut {
+		m |= waiter.EventIn | waiter.EventRdHUp
+	}
+	if sndShut {
+		m |= waiter.EventOut
+	}
+	if rcvShut && sndShut {
+		m |= waiter.EventHUp
+	}
+	if s.hasError(st) {
+		m |= waiter.EventErr
+	}
+	return uint32(m)
 }
 
 // wait blocks the goroutine until one of mask happens or the timeout (ns,
@@ -168,6 +252,9 @@ func (s *socket) wait(mask waiter.EventMask, timeout int64, ready func() bool) b
 	}
 }
 
+// ipprotoMax is the last protocol number Linux accepts (IPPROTO_MPTCP).
+const ipprotoMax = 262
+
 // sysSocket implements socket(2).
 func sysSocket(domain, typ, proto int) (int32, syscall.Errno) {
 	flags := typ & (syscall.SOCK_NONBLOCK | syscall.SOCK_CLOEXEC)
@@ -180,6 +267,12 @@ func sysSocket(domain, typ, proto int) (int32, syscall.Errno) {
 		netProto = ipv6.ProtocolNumber
 	default:
 		return -1, syscall.EAFNOSUPPORT
+	}
+	if typ < 0 || typ > syscall.SOCK_PACKET {
+		return -1, syscall.EINVAL // not a socket type, as __sock_create says
+	}
+	if proto < 0 || proto > ipprotoMax {
+		return -1, syscall.EINVAL
 	}
 	var tp tcpip.TransportProtocolNumber
 	switch typ {
@@ -203,7 +296,8 @@ func sysSocket(domain, typ, proto int) (int32, syscall.Errno) {
 	case syscall.SOCK_RAW:
 		return -1, syscall.EPERM
 	default:
-		return -1, syscall.EINVAL
+		// A socket type AF_INET/AF_INET6 has no protocol for.
+		return -1, syscall.ESOCKTNOSUPPORT
 	}
 	wq := new(waiter.Queue)
 	ep, err := theStack().NewEndpoint(tp, netProto, wq)
@@ -219,37 +313,137 @@ func sysSocket(domain, typ, proto int) (int32, syscall.Errno) {
 
 func (s *socket) isStream() bool { return s.typ == syscall.SOCK_STREAM }
 
-func (s *socket) bind(fa tcpip.FullAddress, af uint16) syscall.Errno {
-	if s.fam == syscall.AF_INET6 && af == syscall.AF_INET {
-		return syscall.EINVAL
-	}
-	if af == syscall.AF_UNSPEC && s.fam == syscall.AF_INET {
+// bind implements bind(2); n is the address length.
+func (s *socket) bind(fa tcpip.FullAddress, af uint16, n uintptr) syscall.Errno {
+	if s.fam == syscall.AF_INET6 {
+		if n < sizeofSockaddrInet6Min {
+			return syscall.EINVAL
+		}
+		if af != syscall.AF_INET6 {
+			return syscall.EAFNOSUPPORT
+		}
+		if isV4Mapped(fa.Addr) && s.ep.SocketOptions().GetV6Only() {
+			return syscall.EINVAL // inet6_bind: makes no sense on a v6-only socket
+		}
+	} else if af == syscall.AF_UNSPEC {
 		// Linux accepts AF_UNSPEC with INADDR_ANY for IPv4 sockets.
-		fa = tcpip.FullAddress{Port: fa.Port}
+		if fa.Addr.BitLen() != 0 {
+			return syscall.EAFNOSUPPORT
+		}
 	}
-	return errno(s.ep.Bind(fa))
+	err := s.ep.Bind(fa)
+	return errno(err)
 }
 
-func (s *socket) connect(fa tcpip.FullAddress, af uint16) syscall.Errno {
-	if af == syscall.AF_UNSPEC {
-		if s.isStream() {
-			return errno(s.ep.Disconnect())
-		}
-		s.ep.Disconnect()
+// connectCheck is Linux's address checks for connect(2) that netstack
+// does not make (n is the address length).
+func (s *socket) connectCheck(fa tcpip.FullAddress, af uint16, n uintptr) syscall.Errno {
+	if s.fam != syscall.AF_INET6 {
 		return 0
+	}
+	if s.isStream() {
+		// tcp_v6_connect.
+		if n < sizeofSockaddrInet6Min {
+			return syscall.EINVAL
+		}
+		if af != syscall.AF_INET6 {
+			return syscall.EAFNOSUPPORT
+		}
+	} else if af == syscall.AF_INET && s.ep.SocketOptions().GetV6Only() {
+		return syscall.EAFNOSUPPORT // ip6_datagram_connect
+	}
+	if isV4Mapped(fa.Addr) && s.ep.SocketOptions().GetV6Only() {
+		return syscall.ENETUNREACH
+	}
+	return 0
+}
+
+func isV4Mapped(a tcpip.Address) bool {
+	if a.Len() != 16 {
+		return false
+	}
+	b := a.As16()
+	return b == [16]byte{10: 0xff, 11: 0xff, 12: b[12], 13: b[13], 14: b[14], 15: b[15]}
+}
+
+func (s *socket) connect(fa tcpip.FullAddress, af uint16, n uintptr) syscall.Errno {
+	if af == syscall.AF_UNSPEC {
+		if !s.isStream() {
+			s.ep.Disconnect()
+			s.refresh()
+			return 0
+		}
+		// Linux's tcp_disconnect: a no-op on an unconnected socket, an
+		// abort (reset) on a connection. (Linux then lets the socket
+		// connect again; netstack's endpoint stays closed.)
+		switch tcp.EndpointState(s.ep.State()) {
+		case tcp.StateInitial, tcp.StateBound:
+		case tcp.StateListen:
+			return syscall.EISCONN
+		default:
+			s.ep.Abort()
+			s.refresh()
+		}
+		return 0
+	}
+	if s.isStream() && tcp.EndpointState(s.ep.State()) == tcp.StateListen {
+		return syscall.EISCONN // Linux: the socket is not SS_UNCONNECTED
+	}
+	if e := s.connectCheck(fa, af, n); e != 0 {
+		return e
 	}
 	err := s.ep.Connect(fa)
 	defer s.refresh()
 	if _, ok := err.(*tcpip.ErrConnectStarted); !ok {
+		if err != nil {
+			s.connectFailed()
+		}
 		return errno(err)
 	}
 	if s.nonblock.Load() {
 		return syscall.EINPROGRESS
 	}
-	s.wait(waiter.WritableEvents|waiter.EventErr|waiter.EventHUp, s.sndTimeo.Load(), func() bool {
+	if !s.wait(waiter.WritableEvents|waiter.EventErr|waiter.EventHUp, s.sndTimeo.Load(), func() bool {
 		return s.ep.Readiness(waiter.WritableEvents|waiter.EventErr|waiter.EventHUp) != 0
-	})
-	return errno(s.ep.LastError())
+	}) {
+		return syscall.EINPROGRESS // SO_SNDTIMEO passed, as on Linux
+	}
+	// netstack reports the outcome to a second Connect, which also
+	// consumes the error (Linux's connect clears sk_err too).
+	err = s.ep.Connect(fa)
+	if err != nil {
+		s.connectFailed()
+	}
+	return errno(err)
+}
+
+// connectFailed notes that connect reported an error: the error is
+// consumed, and a failed connection leaves the socket as Linux's
+// tcp_disconnect does, unconnected (netstack's cannot connect again).
+func (s *socket) connectFailed() {
+	s.dropDupError()
+	if s.isStream() && tcp.EndpointState(s.ep.State()) == tcp.StateError {
+		s.failed.Store(true)
+	}
+}
+
+// takeError reads and clears the pending error (SO_ERROR).
+func (s *socket) takeError() tcpip.Error {
+	err := s.ep.LastError()
+	if err != nil {
+		s.dropDupError()
+		s.tookError()
+	}
+	return err
+}
+
+// dropDupError clears the copy of a consumed error: netstack keeps a
+// failed connection's error both as its hard and as its last error, which
+// LastError returns in turn; Linux has one sk_err.
+func (s *socket) dropDupError() {
+	if s.isStream() {
+		s.ep.LastError()
+	}
 }
 
 func (s *socket) listen(backlog int) syscall.Errno {
@@ -275,6 +469,10 @@ func (s *socket) accept(flags int) (int32, tcpip.FullAddress, syscall.Errno) {
 		var peer tcpip.FullAddress
 		nep, nwq, err := s.ep.Accept(&peer)
 		if err == nil {
+			s.refresh() // the queue may be empty now
+			// Linux clones the listener: accepted sockets inherit
+			// SO_KEEPALIVE too (netstack copies only some options).
+			nep.SocketOptions().SetKeepAlive(s.ep.SocketOptions().GetKeepAlive())
 			fd, e := newSocket(s.fam, s.typ, s.proto, nep, nwq, flags)
 			return fd, peer, e
 		}
@@ -293,46 +491,74 @@ func (s *socket) accept(flags int) (int32, tcpip.FullAddress, syscall.Errno) {
 	}
 }
 
-// recv reads into w (at most size bytes).
+// recv reads into bufs.
 func (s *socket) recv(bufs [][]byte, flags int, needAddr bool) (n, total int, from tcpip.FullAddress, e syscall.Errno) {
 	opts := tcpip.ReadOptions{Peek: flags&syscall.MSG_PEEK != 0, NeedRemoteAddr: needAddr}
 	nonblock := s.nonblock.Load() || flags&syscall.MSG_DONTWAIT != 0
+	waitall := flags&syscall.MSG_WAITALL != 0 && s.isStream() && !opts.Peek
+	w := iovWriter{bufs: bufs}
+	want := w.size()
+	got := 0
 	for {
-		w := iovWriter{bufs: bufs}
 		res, err := s.ep.Read(&w, opts)
 		if err == nil {
-			if flags&syscall.MSG_WAITALL != 0 && s.isStream() && res.Count < w.size() && res.Count > 0 && !opts.Peek {
-				// Keep reading until full, like Linux.
-				got := res.Count
-				for got < w.size() {
-					rest := advance(bufs, got)
-					m, _, _, e := s.recv(rest, flags&^syscall.MSG_WAITALL, false)
-					if e != 0 || m == 0 {
-						break
-					}
-					got += m
-				}
-				return got, got, res.RemoteAddr, 0
+			got += res.Count
+			if waitall && got < want && res.Count > 0 {
+				continue // keep reading until full, like Linux
 			}
-			return res.Count, res.Total, res.RemoteAddr, 0
+			s.refresh()
+			if !s.isStream() {
+				return res.Count, res.Total, res.RemoteAddr, 0
+			}
+			return got, got, res.RemoteAddr, 0
 		}
-		switch err.(type) {
-		case *tcpip.ErrClosedForReceive:
-			return 0, 0, from, 0
-		case *tcpip.ErrWouldBlock:
-		default:
+		_, wouldBlock := err.(*tcpip.ErrWouldBlock)
+		if got > 0 && !wouldBlock {
+			// MSG_WAITALL: what came before EOF or an error.
+			s.refresh()
+			return got, got, from, 0
+		}
+		if !wouldBlock {
+			if _, ok := err.(*tcpip.ErrClosedForReceive); ok {
+				return 0, 0, from, 0
+			}
+			s.tookError()
 			return 0, 0, from, errno(err)
 		}
 		s.refresh()
 		if nonblock {
+			if got > 0 {
+				return got, got, from, 0
+			}
 			return 0, 0, from, syscall.EAGAIN
 		}
 		if !s.wait(waiter.ReadableEvents|waiter.EventHUp|waiter.EventErr, s.rcvTimeo.Load(), func() bool {
 			return s.ep.Readiness(waiter.ReadableEvents|waiter.EventHUp|waiter.EventErr) != 0
 		}) {
+			if got > 0 {
+				return got, got, from, 0
+			}
 			return 0, 0, from, syscall.EAGAIN
 		}
 	}
+}
+
+// hasError reports whether a TCP connection in state st has an error
+// pending (Linux's sk_err). netstack keeps it where only LastError, which
+// clears it, can see: a connection is in error when it failed (StateError)
+// or closed without our FIN (a reset in CLOSE-WAIT), until a call
+// reported the error.
+func (s *socket) hasError(st tcp.EndpointState) bool {
+	return (st == tcp.StateError || st == tcp.StateClose && !s.shutWr.Load()) && !s.errTaken.Load()
+}
+
+// tookError notes that a call reported a failed connection's error, which
+// Linux then clears (no more EPOLLERR).
+func (s *socket) tookError() {
+	if s.isStream() && s.hasError(tcp.EndpointState(s.ep.State())) {
+		s.errTaken.Store(true)
+	}
+	s.refresh()
 }
 
 // send writes bufs; a blocking stream socket sends all of it.
@@ -346,6 +572,7 @@ func (s *socket) send(bufs [][]byte, flags int, to *tcpip.FullAddress) (int, sys
 		sent += int(n)
 		if err == nil {
 			if !s.isStream() || sent >= total || nonblock {
+				s.refresh() // the send buffer may be full now
 				return sent, 0
 			}
 			continue
@@ -354,6 +581,7 @@ func (s *socket) send(bufs [][]byte, flags int, to *tcpip.FullAddress) (int, sys
 			if sent > 0 {
 				return sent, 0
 			}
+			s.tookError()
 			return 0, errno(err)
 		}
 		s.refresh()
@@ -387,6 +615,14 @@ func (s *socket) shutdown(how int) syscall.Errno {
 		return syscall.EINVAL
 	}
 	err := s.ep.Shutdown(f)
+	if err == nil {
+		if f&tcpip.ShutdownRead != 0 {
+			s.shutRd.Store(true)
+		}
+		if f&tcpip.ShutdownWrite != 0 {
+			s.shutWr.Store(true)
+		}
+	}
 	s.refresh()
 	return errno(err)
 }
@@ -456,16 +692,3 @@ func (r *iovReader) Read(p []byte) (int, error) {
 }
 
 var eof = io.EOF
-
-// advance returns bufs without its first n bytes.
-func advance(bufs [][]byte, n int) [][]byte {
-	for len(bufs) > 0 && n >= len(bufs[0]) {
-		n -= len(bufs[0])
-		bufs = bufs[1:]
-	}
-	if len(bufs) > 0 && n > 0 {
-		out := append([][]byte{bufs[0][n:]}, bufs[1:]...)
-		return out
-	}
-	return bufs
-}

@@ -93,14 +93,22 @@ func (s *socket) setsockopt(level, name int, p unsafe.Pointer, n uintptr) syscal
 			so.SetSendBufferSize(int64(v)*2, true) // Linux doubles it
 		case syscall.SO_RCVBUF:
 			so.SetReceiveBufferSize(int64(v)*2, true)
-		case syscall.SO_OOBINLINE, syscall.SO_PRIORITY, syscall.SO_RCVLOWAT, syscall.SO_DONTROUTE:
+		case syscall.SO_RCVLOWAT:
+			if v < 0 {
+				v = 1<<31 - 1
+			}
+			s.keptOpts.Store(name, max(v, 1))
+		case syscall.SO_OOBINLINE, syscall.SO_DONTROUTE:
+			s.keptOpts.Store(name, boolInt(v != 0))
+		case syscall.SO_PRIORITY:
+			s.keptOpts.Store(name, v)
 		default:
 			return syscall.ENOPROTOOPT
 		}
 		return 0
 	case syscall.IPPROTO_TCP:
 		if !s.isStream() {
-			return syscall.EOPNOTSUPP
+			return syscall.ENOPROTOOPT // UDP hands it to IP, which does not know it
 		}
 		if name == tcpCongestion {
 			return 0 // one algorithm
@@ -184,6 +192,9 @@ func (s *socket) setsockopt(level, name int, p unsafe.Pointer, n uintptr) syscal
 			if v == -1 {
 				v = 64
 			}
+			if v < 1 || v > 255 {
+				return syscall.EINVAL
+			}
 			return errno(s.ep.SetSockOptInt(tcpip.IPv4TTLOption, v))
 		case syscall.IP_TOS:
 			return errno(s.ep.SetSockOptInt(tcpip.IPv4TOSOption, v))
@@ -226,9 +237,15 @@ func (s *socket) setsockopt(level, name int, p unsafe.Pointer, n uintptr) syscal
 		}
 		switch name {
 		case syscall.IPV6_V6ONLY:
+			if fa, err := s.ep.GetLocalAddress(); err == nil && fa.Port != 0 {
+				return syscall.EINVAL // Linux: not once bound
+			}
 			so.SetV6Only(v != 0)
 			return 0
 		case syscall.IPV6_UNICAST_HOPS:
+			if v < -1 || v > 255 {
+				return syscall.EINVAL
+			}
 			if v == -1 {
 				v = 64
 			}
@@ -287,7 +304,7 @@ func (s *socket) getsockopt(level, name int, p, lenp unsafe.Pointer) syscall.Err
 	case syscall.SOL_SOCKET:
 		switch name {
 		case syscall.SO_ERROR:
-			e := errno(s.ep.LastError())
+			e := errno(s.takeError())
 			return putOptInt(p, lenp, int(e))
 		case syscall.SO_TYPE:
 			return putOptInt(p, lenp, s.typ)
@@ -319,6 +336,15 @@ func (s *socket) getsockopt(level, name int, p, lenp unsafe.Pointer) syscall.Err
 			binary.LittleEndian.PutUint32(b[0:], uint32(boolInt(l.Enabled)))
 			binary.LittleEndian.PutUint32(b[4:], uint32(l.Timeout/time.Second))
 			return putOpt(p, lenp, b[:])
+		case syscall.SO_OOBINLINE, syscall.SO_DONTROUTE, syscall.SO_PRIORITY, syscall.SO_RCVLOWAT:
+			v := 0
+			if name == syscall.SO_RCVLOWAT {
+				v = 1
+			}
+			if k, ok := s.keptOpts.Load(name); ok {
+				v = k.(int)
+			}
+			return putOptInt(p, lenp, v)
 		case syscall.SO_RCVTIMEO, syscall.SO_SNDTIMEO:
 			ns := s.rcvTimeo.Load()
 			if name == syscall.SO_SNDTIMEO {
@@ -332,7 +358,7 @@ func (s *socket) getsockopt(level, name int, p, lenp unsafe.Pointer) syscall.Err
 		return syscall.ENOPROTOOPT
 	case syscall.IPPROTO_TCP:
 		if !s.isStream() {
-			return syscall.EOPNOTSUPP
+			return s.getLevelErr() // UDP hands it to IP
 		}
 		switch name {
 		case syscall.TCP_NODELAY:
@@ -386,7 +412,7 @@ func (s *socket) getsockopt(level, name int, p, lenp unsafe.Pointer) syscall.Err
 		return syscall.ENOPROTOOPT
 	case syscall.IPPROTO_IPV6:
 		if s.fam != syscall.AF_INET6 {
-			return syscall.ENOPROTOOPT
+			return s.getLevelErr()
 		}
 		switch name {
 		case syscall.IPV6_V6ONLY:
@@ -403,5 +429,16 @@ func (s *socket) getsockopt(level, name int, p, lenp unsafe.Pointer) syscall.Err
 		}
 		return syscall.ENOPROTOOPT
 	}
-	return syscall.ENOPROTOOPT
+	return s.getLevelErr()
+}
+
+// getLevelErr is getsockopt's answer for a level the protocol does not
+// handle: Linux passes it down to IP, whose ip_getsockopt says
+// EOPNOTSUPP and ipv6_getsockopt ENOPROTOOPT. (setsockopt says
+// ENOPROTOOPT in both.)
+func (s *socket) getLevelErr() syscall.Errno {
+	if s.fam == syscall.AF_INET6 {
+		return syscall.ENOPROTOOPT
+	}
+	return syscall.EOPNOTSUPP
 }

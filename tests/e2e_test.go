@@ -72,6 +72,7 @@ func setup() error {
 		"oom":         "./progs/oom",
 		"cat":         "./progs/cat",
 		"nettest":     "./progs/nettest",
+		"sockabi":     "./progs/sockabi",
 		"httpd":       "../examples/httpd",
 	} {
 		img := filepath.Join(work, name+".img")

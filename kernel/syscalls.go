@@ -225,8 +225,15 @@ func dispatch(t *thread, f *sysframe) int64 {
 		return sysGetrandom(a0, a1, a2)
 	case 441:
 		return sysEpollPwait2(a0, a1, a2, a3)
-	case 41: // socket: no network stack yet
-		return -eAFNOSUPPORT
+	case 41, 53: // socket, socketpair: the program has no network stack
+		return -eAFNOSUPPORT // (guestnet serves them in programs that use net)
+	case 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307:
+		// Socket calls on a descriptor that is not a socket (sockets are
+		// served above the kernel, by guestnet).
+		if fdGet(int(int32(a0))) == nil {
+			return -eBADF
+		}
+		return -eNOTSOCK
 	case abi.SysNetOpen:
 		return sysNetOpen(a0)
 	case abi.SysSockFd:

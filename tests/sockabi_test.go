@@ -26,19 +26,6 @@ var sockABIDiffs = map[string]struct{ guest, why string }{
 	"tcp6.siocoutq_settled": {"true ENOPROTOOPT", "netstack keeps no SIOCOUTQ count for TCP"},
 }
 
-// Socket calls on descriptors that are not guest-stack sockets go to the
-// kernel, which does not know them yet: it should say EBADF for a bad
-// descriptor and ENOTSOCK for another file (kernel/, not guestnet).
-func init() {
-	for name, linux := range map[string]string{
-		"fd.closed_getsockopt": "EBADF", "fd.closed_bind": "EBADF",
-		"fd.file_getsockopt": "ENOTSOCK", "fd.file_bind": "ENOTSOCK", "fd.file_accept": "ENOTSOCK",
-		"fd.badfd_connect": "EBADF", "fd.badfd_listen": "EBADF",
-	} {
-		sockABIDiffs[name] = struct{ guest, why string }{"ENOSYS", "the kernel answers socket calls on non-socket descriptors with ENOSYS, not " + linux}
-	}
-}
-
 // TestSockABI runs progs/sockabi natively and in mote (no network device:
 // loopback only) and requires the same output, check by check.
 func TestSockABI(t *testing.T) {

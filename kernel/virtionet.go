@@ -28,6 +28,9 @@ import (
 const (
 	netQueueMax = 256
 	netRxMemMax = 4 << 20 // bound on rx buffer memory with large MTUs
+	// Transmitted frames are copied out and completed by the device at
+	// once, so the tx ring needs fewer buffers.
+	netTxMemMax = 1 << 20
 )
 
 // vq is one split virtqueue, driver side. Descriptor i always points at
@@ -184,7 +187,7 @@ func netInit() bool {
 	}
 	bufSize := (uint64(virtio.NetHdrSize) + 14 + uint64(netdev.mtu) + 63) &^ 63
 	if !queueInit(&netdev.rx, virtio.NetRxQueue, bufSize, netRxMemMax) ||
-		!queueInit(&netdev.tx, virtio.NetTxQueue, bufSize, netRxMemMax) {
+		!queueInit(&netdev.tx, virtio.NetTxQueue, bufSize, netTxMemMax) {
 		return false
 	}
 	// Every rx buffer goes to the device at once.

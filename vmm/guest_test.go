@@ -192,7 +192,7 @@ func TestHello(t *testing.T) {
 		t.Errorf("bad BootInfo % x", bi[:biSize])
 	}
 	strs := v.mem.b[le.Uint64(bi[biStringsGPA:]):][:le.Uint64(bi[biStringsLen:])]
-	if string(strs) != "hello\x00baked\x00HOME=/\x00A=1\x00" || le.Uint32(bi[biArgc:]) != 2 || le.Uint32(bi[biEnvc:]) != 2 {
+	if string(strs) != "hello\x00baked\x00HOME=/\x00GOMEMLIMIT=4MiB\x00A=1\x00" || le.Uint32(bi[biArgc:]) != 2 || le.Uint32(bi[biEnvc:]) != 3 {
 		t.Errorf("strings %q", strs)
 	}
 	if string(bi[biHostname:biHostname+5]) != "mote\x00" {
@@ -212,7 +212,7 @@ func TestStderrAndArgs(t *testing.T) {
 	bi := r.vm.mem.b[abi.BootInfoBase:]
 	le := binary.LittleEndian
 	strs := r.vm.mem.b[le.Uint64(bi[biStringsGPA:]):][:le.Uint64(bi[biStringsLen:])]
-	if string(strs) != "x\x00baked\x00run\x00HOME=/\x00A=2\x00B=3\x00" {
+	if string(strs) != "x\x00baked\x00run\x00HOME=/\x00GOMEMLIMIT=4MiB\x00A=2\x00B=3\x00" {
 		t.Errorf("strings %q", strs)
 	}
 }

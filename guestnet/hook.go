@@ -37,6 +37,11 @@ func hook(trap uintptr, a [6]uintptr, p [3]unsafe.Pointer) (uintptr, uintptr, sy
 	if s == nil {
 		return ret(0, syscall.EBADF) // closed meanwhile
 	}
+	if s.nl != nil {
+		if r1, r2, e, ok := s.nlCall(trap, a, p); ok {
+			return r1, r2, e
+		}
+	}
 	switch trap {
 	case syscall.SYS_CLOSE:
 		release(fd)

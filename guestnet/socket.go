@@ -21,8 +21,9 @@ import (
 // socket is one netstack endpoint behind one or more descriptors (dup).
 type socket struct {
 	fam, typ, proto int
-	ep              tcpip.Endpoint
+	ep              tcpip.Endpoint // nil for netlink sockets
 	wq              *waiter.Queue
+	nl              *nlSock // a netlink socket's state (see netlink.go)
 	entry           waiter.Entry
 
 	fd       atomic.Int32 // a descriptor of the socket, for readiness updates
@@ -101,6 +102,11 @@ func release(fd int32) {
 		s.fd.Store(s.fds[0])
 	}
 	s.mu.Unlock()
+	if last && s.nl != nil {
+		s.fd.Store(-1)
+		s.nlClose()
+		return
+	}
 	if last {
 		// After EventUnregister returns no callback runs, so none can
 		// touch the descriptor number the kernel is about to reuse.
@@ -175,6 +181,9 @@ func (s *socket) sync(notify bool) {
 // readiness is the socket's poll mask as Linux computes it (tcp_poll,
 // datagram_poll).
 func (s *socket) readiness() uint32 {
+	if s.nl != nil {
+		return s.nlReadiness()
+	}
 	r := s.ep.Readiness(allEvents)
 	if !s.isStream() {
 		if s.shutRd.Load() {
@@ -265,11 +274,15 @@ func sysSocket(domain, typ, proto int) (int32, syscall.Errno) {
 		netProto = ipv4.ProtocolNumber
 	case syscall.AF_INET6:
 		netProto = ipv6.ProtocolNumber
+	case syscall.AF_NETLINK:
 	default:
 		return -1, syscall.EAFNOSUPPORT
 	}
 	if typ < 0 || typ > syscall.SOCK_PACKET {
 		return -1, syscall.EINVAL // not a socket type, as __sock_create says
+	}
+	if domain == syscall.AF_NETLINK {
+		return sysNetlink(typ, proto, flags)
 	}
 	if proto < 0 || proto > ipprotoMax {
 		return -1, syscall.EINVAL

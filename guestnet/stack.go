@@ -52,7 +52,7 @@ func start() {
 	mod := tcpip.TCPModerateReceiveBufferOption(true)
 	s.SetTransportProtocolOption(tcp.ProtocolNumber, &mod)
 
-	if err := s.CreateNIC(loopNIC, loopback.New()); err != nil {
+	if err := s.CreateNICWithOptions(loopNIC, loopback.New(), stack.NICOptions{Name: "lo"}); err != nil {
 		panic("mote: cannot create the loopback interface: " + err.String())
 	}
 	addAddr(s, loopNIC, netip.MustParsePrefix("127.0.0.1/8"))
@@ -66,7 +66,7 @@ func start() {
 	fd, e := rawSyscall(abi.SysNetOpen, uintptr(unsafe.Pointer(&info)), 0, 0)
 	if e == 0 {
 		link := newDevLink(int(fd), info.MTU, info.MAC)
-		if err := s.CreateNIC(devNIC, link); err != nil {
+		if err := s.CreateNICWithOptions(devNIC, link, stack.NICOptions{Name: "eth0"}); err != nil {
 			panic("mote: cannot create the network interface: " + err.String())
 		}
 		nc := &info.Config

@@ -511,3 +511,46 @@ func TestNetTapClient(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	fmt.Printf("body: %s", b)
 }
+
+// TestNetInterfaces: package net lists the guest's interfaces and addresses
+// through the guest stack's NETLINK_ROUTE (net.Interfaces,
+// net.InterfaceAddrs, net.InterfaceByName), without a device and with the
+// user-mode network's; raw netlink errors and readiness as on Linux.
+func TestNetInterfaces(t *testing.T) {
+	t.Parallel()
+	lo := `iface 1 lo mtu 65536 flags up|loopback|running hw "" addrs [127.0.0.1/8 ::1/128]`
+	common := []string{
+		lo,
+		"byname lo: index 1 flags up|loopback|running",
+		"netlink generic: protocol not supported",
+		"netlink type 200: EOPNOTSUPP",
+		"netlink getlink lo: index 1",
+	}
+	for _, tc := range []struct {
+		net  string
+		want []string
+	}{
+		{"none", append([]string{"all addrs: [127.0.0.1/8 ::1/128]\n"}, common...)},
+		{"user", append([]string{
+			"iface 2 eth0 mtu ", // the user network's (usernet.DefaultMTU)
+			` flags up|broadcast|multicast|running hw "52:54:00:12:34:56" addrs [10.0.2.15/24`,
+			"all addrs: [127.0.0.1/8 10.0.2.15/24 ::1/128",
+		}, common...)},
+	} {
+		t.Run(tc.net, func(t *testing.T) {
+			t.Parallel()
+			r := mote(t, 2*time.Minute, "run", "--net", tc.net, images["nettest"], "--", "ifaces")
+			if r.code != 0 {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("missing %q in:\n%s", want, r.stdout)
+				}
+			}
+			if tc.net == "none" && strings.Contains(r.stdout, "iface 2") {
+				t.Errorf("an interface besides lo without a device:\n%s", r.stdout)
+			}
+		})
+	}
+}

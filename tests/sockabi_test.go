@@ -15,7 +15,6 @@ import (
 // mote.
 var sockABIDiffs = map[string]struct{ guest, why string }{
 	"socket.unix_stream": {"EAFNOSUPPORT", "the guest has no AF_UNIX sockets (no file system to name them in)"},
-	"socket.netlink":     {"EAFNOSUPPORT", "the guest has no netlink"},
 	// Host-dependent: Linux accepts these when MPTCP is enabled or the
 	// process has CAP_NET_RAW; the guest has neither MPTCP nor raw
 	// sockets and answers as Linux without them does.

@@ -7,6 +7,7 @@
 //	nettest udp ADDR MSG      send MSG to ADDR over UDP, print the reply
 //	nettest udpecho PORT      serve UDP echo on PORT until killed
 //	nettest conns ADDR N      open N TCP connections to ADDR at once, echo on each
+//	nettest ifaces            list interfaces and addresses (netlink), raw netlink checks
 package main
 
 import (
@@ -22,6 +23,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 func main() {
@@ -46,6 +48,8 @@ func main() {
 	case "conns":
 		n, _ := strconv.Atoi(os.Args[3])
 		conns(os.Args[2], n)
+	case "ifaces":
+		ifaces()
 	default:
 		fail("unknown mode %q", os.Args[1])
 	}
@@ -249,4 +253,124 @@ func conns(addr string, n int) {
 		bad++
 	}
 	fmt.Printf("conns %d failed %d\n", n, bad)
+}
+
+// ifaces prints what package net learns from netlink, then checks raw
+// NETLINK_ROUTE behaviour: errors, readiness, single-link requests.
+func ifaces() {
+	ift, err := net.Interfaces()
+	if err != nil {
+		fail("interfaces: %v", err)
+	}
+	for _, ifi := range ift {
+		addrs, err := ifi.Addrs()
+		if err != nil {
+			fail("addrs of %s: %v", ifi.Name, err)
+		}
+		fmt.Printf("iface %d %s mtu %d flags %s hw %q addrs %v\n", ifi.Index, ifi.Name, ifi.MTU, ifi.Flags, ifi.HardwareAddr.String(), addrs)
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		fail("interface addrs: %v", err)
+	}
+	fmt.Println("all addrs:", addrs)
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		fail("interface lo: %v", err)
+	}
+	fmt.Printf("byname lo: index %d flags %s\n", lo.Index, lo.Flags)
+	if ifi, err := net.InterfaceByIndex(lo.Index); err != nil || ifi.Name != "lo" {
+		fail("interface %d: %v %v", lo.Index, ifi, err)
+	}
+	if _, err := net.InterfaceByName("nosuch0"); err == nil {
+		fail("interface nosuch0 found")
+	}
+
+	// Other netlink families are not there.
+	gfd, err := syscall.Socket(syscall.AF_NETLINK, syscall.SOCK_RAW, syscall.NETLINK_GENERIC)
+	if err == nil {
+		syscall.Close(gfd)
+	}
+	fmt.Println("netlink generic:", err)
+	if _, err := syscall.Socket(syscall.AF_NETLINK, syscall.SOCK_STREAM, 0); err != syscall.ESOCKTNOSUPPORT {
+		fail("netlink stream socket: %v, want ESOCKTNOSUPPORT", err)
+	}
+	fd, err := syscall.Socket(syscall.AF_NETLINK, syscall.SOCK_RAW|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, syscall.NETLINK_ROUTE)
+	if err != nil {
+		fail("netlink socket: %v", err)
+	}
+	buf := make([]byte, 65536)
+	if _, _, err := syscall.Recvfrom(fd, buf, 0); err != syscall.EAGAIN {
+		fail("empty netlink recv: %v, want EAGAIN", err)
+	}
+	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		fail("epoll: %v", err)
+	}
+	if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}); err != nil {
+		fail("epoll_ctl: %v", err)
+	}
+	evs := make([]syscall.EpollEvent, 1)
+	if n, _ := syscall.EpollWait(ep, evs, 0); n != 0 {
+		fail("netlink readable before a request")
+	}
+	// A message type rtnetlink does not know: NLMSG_ERROR, EOPNOTSUPP.
+	req := func(typ, flags uint16, seq uint32, body []byte) {
+		h := syscall.NlMsghdr{Len: uint32(syscall.NLMSG_HDRLEN + len(body)), Type: typ, Flags: flags, Seq: seq}
+		b := append((*[syscall.NLMSG_HDRLEN]byte)(unsafe.Pointer(&h))[:], body...)
+		if err := syscall.Sendto(fd, b, 0, &syscall.SockaddrNetlink{Family: syscall.AF_NETLINK}); err != nil {
+			fail("netlink send: %v", err)
+		}
+	}
+	recv := func() []syscall.NetlinkMessage {
+		n, _, err := syscall.Recvfrom(fd, buf, 0)
+		if err != nil {
+			fail("netlink recv: %v", err)
+		}
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			fail("netlink parse: %v", err)
+		}
+		return msgs
+	}
+	nlErr := func(m syscall.NetlinkMessage) syscall.Errno {
+		if m.Header.Type != syscall.NLMSG_ERROR {
+			fail("netlink: message type %d, want NLMSG_ERROR", m.Header.Type)
+		}
+		return syscall.Errno(-*(*int32)(unsafe.Pointer(&m.Data[0])))
+	}
+	req(200, syscall.NLM_F_REQUEST, 7, []byte{syscall.AF_INET, 0, 0, 0})
+	if n, _ := syscall.EpollWait(ep, evs, 1000); n != 1 || evs[0].Events&syscall.EPOLLIN == 0 {
+		fail("netlink not readable with a reply queued")
+	}
+	if m := recv(); len(m) != 1 || m[0].Header.Seq != 7 || nlErr(m[0]) != syscall.EOPNOTSUPP {
+		fail("message type 200: %+v, want NLMSG_ERROR EOPNOTSUPP", m)
+	}
+	if n, _ := syscall.EpollWait(ep, evs, 0); n != 0 {
+		fail("netlink readable after the reply was read")
+	}
+	fmt.Println("netlink type 200: EOPNOTSUPP")
+	// One link by name, with an acknowledgement; read on a duplicate.
+	name := []byte("lo\x00\x00")
+	body := make([]byte, syscall.SizeofIfInfomsg)
+	body = append(body, byte(4+3), 0, syscall.IFLA_IFNAME, 0)
+	body = append(body, name...)
+	req(syscall.RTM_GETLINK, syscall.NLM_F_REQUEST|syscall.NLM_F_ACK, 8, body)
+	fd2, err := syscall.Dup(fd)
+	if err != nil {
+		fail("dup: %v", err)
+	}
+	syscall.Close(fd)
+	fd = fd2
+	msgs := recv()
+	if len(msgs) != 1 || msgs[0].Header.Type != syscall.RTM_NEWLINK {
+		fail("RTM_GETLINK lo: %+v", msgs)
+	}
+	index := (*syscall.IfInfomsg)(unsafe.Pointer(&msgs[0].Data[0])).Index
+	if m := recv(); len(m) != 1 || nlErr(m[0]) != 0 {
+		fail("RTM_GETLINK lo: no acknowledgement: %+v", m)
+	}
+	fmt.Printf("netlink getlink lo: index %d\n", index)
+	syscall.Close(fd)
+	syscall.Close(ep)
 }

@@ -27,12 +27,12 @@ var sockHookEdits = []struct{ old, new string }{
 	{
 		"func RawSyscall6(trap, a1, a2, a3, a4, a5, a6 uintptr) (r1, r2 uintptr, err Errno) {\n",
 		"func RawSyscall6(trap, a1, a2, a3, a4, a5, a6 uintptr) (r1, r2 uintptr, err Errno) {\n" +
-			"\tif moteSockWants(trap, a1) {\n\t\treturn moteSockCall(trap, a1, a2, a3, a4, a5, a6)\n\t}\n",
+			"\tif moteSockWants(trap, a1, a2) {\n\t\treturn moteSockCall(trap, a1, a2, a3, a4, a5, a6)\n\t}\n",
 	},
 	{
 		"func Syscall(trap, a1, a2, a3 uintptr) (r1, r2 uintptr, err Errno) {\n",
 		"func Syscall(trap, a1, a2, a3 uintptr) (r1, r2 uintptr, err Errno) {\n" +
-			"\tif moteSockWants(trap, a1) {\n\t\treturn moteSockCall(trap, a1, a2, a3, 0, 0, 0)\n\t}\n",
+			"\tif moteSockWants(trap, a1, a2) {\n\t\treturn moteSockCall(trap, a1, a2, a3, 0, 0, 0)\n\t}\n",
 	},
 	{
 		"\tr1, r2, err = RawSyscall6(trap, a1, a2, a3, 0, 0, 0)\n\truntime_exitsyscall()\n",
@@ -41,7 +41,7 @@ var sockHookEdits = []struct{ old, new string }{
 	{
 		"func Syscall6(trap, a1, a2, a3, a4, a5, a6 uintptr) (r1, r2 uintptr, err Errno) {\n",
 		"func Syscall6(trap, a1, a2, a3, a4, a5, a6 uintptr) (r1, r2 uintptr, err Errno) {\n" +
-			"\tif moteSockWants(trap, a1) {\n\t\treturn moteSockCall(trap, a1, a2, a3, a4, a5, a6)\n\t}\n",
+			"\tif moteSockWants(trap, a1, a2) {\n\t\treturn moteSockCall(trap, a1, a2, a3, a4, a5, a6)\n\t}\n",
 	},
 	{
 		"\tr1, r2, err = RawSyscall6(trap, a1, a2, a3, a4, a5, a6)\n\truntime_exitsyscall()\n",

@@ -32,6 +32,9 @@ func hook(trap uintptr, a [6]uintptr, p [3]unsafe.Pointer) (uintptr, uintptr, sy
 		}
 		return ret(0, syscall.EAFNOSUPPORT)
 	}
+	if trap == syscall.SYS_DUP2 || trap == syscall.SYS_DUP3 {
+		return dup2(trap, a) // either descriptor may be the socket
+	}
 	fd := int32(a[0])
 	s := lookup(a[0])
 	if s == nil {
@@ -49,20 +52,6 @@ func hook(trap uintptr, a [6]uintptr, p [3]unsafe.Pointer) (uintptr, uintptr, sy
 		return ret(int(r), e)
 	case syscall.SYS_DUP:
 		r, e := rawSyscall(syscall.SYS_DUP, uintptr(fd), 0, 0)
-		if e == 0 {
-			s.install(int32(r))
-		}
-		return ret(int(r), e)
-	case syscall.SYS_DUP2, syscall.SYS_DUP3:
-		nfd := a[1]
-		if nfd == a[0] || nfd >= fdMax {
-			r, _, e := rawSyscall6(trap, a[0], a[1], a[2], 0, 0, 0)
-			return ret(int(r), e)
-		}
-		if lookup(nfd) != nil {
-			release(int32(nfd))
-		}
-		r, _, e := rawSyscall6(trap, a[0], a[1], a[2], 0, 0, 0)
 		if e == 0 {
 			s.install(int32(r))
 		}
@@ -212,6 +201,28 @@ func hook(trap uintptr, a [6]uintptr, p [3]unsafe.Pointer) (uintptr, uintptr, sy
 		return ret(0, s.getsockopt(int(a[1]), int(a[2]), p[0], p[1]))
 	}
 	return ret(0, syscall.ENOSYS)
+}
+
+// dup2 implements dup2 and dup3 when the old descriptor, the new one or
+// both are sockets. A socket the new descriptor referred to is released
+// only once the call cannot fail any more: a failed dup2 leaves it open.
+func dup2(trap uintptr, a [6]uintptr) (uintptr, uintptr, syscall.Errno) {
+	old, nfd := a[0], a[1]
+	s := lookup(old) // nil: a file over a socket
+	if nfd != old && nfd < fdMax && lookup(nfd) != nil {
+		if trap == syscall.SYS_DUP3 && a[2]&^syscall.O_CLOEXEC != 0 {
+			return ret(0, syscall.EINVAL)
+		}
+		if _, e := rawSyscall(syscall.SYS_FCNTL, old, syscall.F_GETFD, 0); e != 0 {
+			return ret(0, e) // EBADF
+		}
+		release(int32(nfd))
+	}
+	r, _, e := rawSyscall6(trap, a[0], a[1], a[2], 0, 0, 0)
+	if e == 0 && s != nil && nfd != old && r < fdMax {
+		s.install(int32(r))
+	}
+	return ret(int(r), e)
 }
 
 // userBuf views n bytes at p.

@@ -1308,6 +1308,51 @@ func descriptors() {
 	p(pre+"file_bind", en(unix.Bind(nfd, f.loop)))
 	p(pre+"file_accept", en(second(unix.Accept4(nfd, 0))))
 	unix.Close(nfd)
+
+	// dup2 and dup3 of a file over a socket's last descriptor: the
+	// descriptor is the file from then on, and the socket closes.
+	for _, dup3 := range []bool{false, true} {
+		q := pre + "dup2_file_over_socket"
+		if dup3 {
+			q = pre + "dup3_file_over_socket"
+		}
+		cli, srv := pair(f)
+		nfd, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
+		must(err, "open /dev/null")
+		if dup3 {
+			err = unix.Dup3(nfd, cli, unix.O_CLOEXEC)
+		} else {
+			err = unix.Dup2(nfd, cli)
+		}
+		p(q, en(err))
+		p(q+"_getsockopt", sockoptInt(cli, unix.SOL_SOCKET, unix.SO_TYPE))
+		n, err := unix.Write(cli, []byte("to /dev/null"))
+		p(q+"_write", fmt.Sprint(n, " ", en(err)))
+		p(q+"_peer", readiness(srv, unix.EPOLLRDHUP))
+		n, err = unix.Read(srv, buf)
+		p(q+"_peer_read", fmt.Sprint(n, " ", en(err)))
+		unix.Close(cli)
+		unix.Close(nfd)
+		unix.Close(srv)
+	}
+	// A dup2 or dup3 that fails leaves the socket it would replace open.
+	cli, srv = pair(f)
+	u = sock(f, unix.SOCK_DGRAM)
+	p(pre+"dup3_badflags_over_socket", en(unix.Dup3(u, cli, 0x4000)))
+	p(pre+"dup2_badfd_over_socket", en(unix.Dup2(9999, cli)))
+	nfd, err = unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	must(err, "open /dev/null")
+	p(pre+"dup3_file_badflags_over_socket", en(unix.Dup3(nfd, cli, 0x4000)))
+	unix.Close(nfd)
+	p(pre+"failed_dup_socket_type", sockoptInt(cli, unix.SOL_SOCKET, unix.SO_TYPE))
+	n, err = unix.Write(cli, []byte("still"))
+	p(pre+"failed_dup_socket_write", fmt.Sprint(n, " ", en(err)))
+	waitIn(srv)
+	n, _ = unix.Read(srv, buf)
+	p(pre+"failed_dup_socket_peer_read", string(buf[:max(n, 0)]))
+	unix.Close(u)
+	unix.Close(cli)
+	unix.Close(srv)
 	p(pre+"badfd_connect", en(unix.Connect(9999, f.loop)))
 	p(pre+"badfd_listen", en(unix.Listen(-1, 1)))
 }

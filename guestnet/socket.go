@@ -98,20 +98,30 @@ func release(fd int32) {
 		}
 	}
 	last := len(s.fds) == 0
-	if !last && s.fd.Load() == fd {
-		s.fd.Store(s.fds[0])
+	next := int32(-1)
+	if !last {
+		next = s.fds[0]
 	}
 	s.mu.Unlock()
+	if last && s.nl == nil {
+		// After EventUnregister returns no callback runs.
+		s.wq.EventUnregister(&s.entry)
+	}
+	// The kernel may give fd to a new file as soon as the caller closes
+	// it, so no SysSockReady may name it after this returns: a sync in
+	// progress (a refresh on another goroutine, a netstack callback, a
+	// netlink peer queueing) holds rmu from reading s.fd to its last
+	// SysSockReady, and later ones read the new value.
+	s.rmu.Lock()
+	if last || s.fd.Load() == fd {
+		s.fd.Store(next)
+	}
+	s.rmu.Unlock()
 	if last && s.nl != nil {
-		s.fd.Store(-1)
 		s.nlClose()
 		return
 	}
 	if last {
-		// After EventUnregister returns no callback runs, so none can
-		// touch the descriptor number the kernel is about to reuse.
-		s.wq.EventUnregister(&s.entry)
-		s.fd.Store(-1)
 		s.ep.Close()
 	}
 }

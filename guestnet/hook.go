@@ -90,27 +90,36 @@ func hook(trap uintptr, a [6]uintptr, p [3]unsafe.Pointer) (uintptr, uintptr, sy
 		if len(b) == 0 {
 			return ret(0, 0) // Linux's sock_read_iter: nothing asked, nothing waited for
 		}
-		n, _, _, e := s.recv([][]byte{b}, 0, false)
+		rb, bounced := offStack(b, false)
+		n, _, _, e := s.recv([][]byte{rb}, 0, false)
+		if bounced && n > 0 {
+			copy(b, rb[:n])
+		}
 		return ret(n, e)
 	case syscall.SYS_WRITE:
 		b, ok := userBuf(p[0], a[2])
 		if !ok {
 			return ret(0, syscall.EFAULT)
 		}
+		b, _ = offStack(b, true)
 		n, e := s.send([][]byte{b}, 0, nil)
 		return ret(n, e)
 	case syscall.SYS_READV:
-		bufs, e := iovecs(p[0], a[2])
+		bufs, bounced, e := iovecs(p[0], a[2], false)
 		if e != 0 {
 			return ret(0, e)
 		}
 		if len(bufs) == 0 {
 			return ret(0, 0)
 		}
+		orig := keepBufs(bufs, bounced)
 		n, _, _, e := s.recv(bufs, 0, false)
+		if bounced {
+			copyBackIov(p[0], a[2], orig, n)
+		}
 		return ret(n, e)
 	case syscall.SYS_WRITEV:
-		bufs, e := iovecs(p[0], a[2])
+		bufs, _, e := iovecs(p[0], a[2], true)
 		if e != 0 {
 			return ret(0, e)
 		}
@@ -122,7 +131,11 @@ func hook(trap uintptr, a [6]uintptr, p [3]unsafe.Pointer) (uintptr, uintptr, sy
 			return ret(0, syscall.EFAULT)
 		}
 		flags := int(a[3])
-		n, total, from, e := s.recv([][]byte{b}, flags, p[1] != nil)
+		rb, bounced := offStack(b, false)
+		n, total, from, e := s.recv([][]byte{rb}, flags, p[1] != nil)
+		if bounced && n > 0 {
+			copy(b, rb[:n])
+		}
 		if e == 0 && p[1] != nil && !s.isStream() {
 			if e := putSockaddr(s.fam, from, p[1], p[2]); e != 0 {
 				return ret(0, e)
@@ -147,6 +160,7 @@ func hook(trap uintptr, a [6]uintptr, p [3]unsafe.Pointer) (uintptr, uintptr, sy
 			}
 			to = &fa
 		}
+		b, _ = offStack(b, true)
 		n, e := s.send([][]byte{b}, int(a[3]), to)
 		return ret(n, e)
 	case syscall.SYS_RECVMSG:
@@ -236,43 +250,60 @@ func userBuf(p unsafe.Pointer, n uintptr) ([]byte, bool) {
 	return unsafe.Slice((*byte)(p), n), true
 }
 
-// iovecs views an iovec array.
-func iovecs(p unsafe.Pointer, n uintptr) ([][]byte, syscall.Errno) {
+// iovecs views an iovec array. Buffers on the goroutine's stack are
+// replaced by heap copies (see stackbuf.go), holding their contents when
+// contents is set; bounced reports whether any was.
+func iovecs(p unsafe.Pointer, n uintptr, contents bool) (bufs [][]byte, bounced bool, e syscall.Errno) {
 	if n > 1024 {
-		return nil, syscall.EINVAL
+		return nil, false, syscall.EINVAL
 	}
 	if n == 0 {
-		return nil, 0
+		return nil, false, 0
 	}
 	if p == nil {
-		return nil, syscall.EFAULT
+		return nil, false, syscall.EFAULT
 	}
 	iov := unsafe.Slice((*syscall.Iovec)(p), n)
-	bufs := make([][]byte, 0, n)
+	bufs = make([][]byte, 0, n)
 	for _, v := range iov {
 		if v.Len == 0 {
 			continue
 		}
 		if v.Base == nil || int64(v.Len) < 0 {
-			return nil, syscall.EFAULT
+			return nil, false, syscall.EFAULT
 		}
-		bufs = append(bufs, unsafe.Slice(v.Base, v.Len))
+		b, moved := offStack(unsafe.Slice(v.Base, v.Len), contents)
+		bounced = bounced || moved
+		bufs = append(bufs, b)
 	}
-	return bufs, 0
+	return bufs, bounced, 0
+}
+
+// keepBufs returns a copy of the buffer list if a buffer was bounced: the
+// reads consume the list (iovWriter), and copyBackIov needs it whole.
+func keepBufs(bufs [][]byte, bounced bool) [][]byte {
+	if !bounced {
+		return nil
+	}
+	return append([][]byte(nil), bufs...)
 }
 
 func (s *socket) recvmsg(m *syscall.Msghdr, flags int) (uintptr, uintptr, syscall.Errno) {
 	if m == nil {
 		return ret(0, syscall.EFAULT)
 	}
-	bufs, e := iovecs(unsafe.Pointer(m.Iov), uintptr(m.Iovlen))
+	bufs, bounced, e := iovecs(unsafe.Pointer(m.Iov), uintptr(m.Iovlen), false)
 	if e != 0 {
 		return ret(0, e)
 	}
 	want := m.Name != nil && !s.isStream()
+	orig := keepBufs(bufs, bounced)
 	n, total, from, e := s.recv(bufs, flags, want)
 	if e != 0 {
 		return ret(0, e)
+	}
+	if bounced {
+		copyBackIov(unsafe.Pointer(m.Iov), uintptr(m.Iovlen), orig, n)
 	}
 	m.Flags = 0
 	if want {
@@ -298,7 +329,7 @@ func (s *socket) sendmsg(m *syscall.Msghdr, flags int) (uintptr, uintptr, syscal
 	if m == nil {
 		return ret(0, syscall.EFAULT)
 	}
-	bufs, e := iovecs(unsafe.Pointer(m.Iov), uintptr(m.Iovlen))
+	bufs, _, e := iovecs(unsafe.Pointer(m.Iov), uintptr(m.Iovlen), true)
 	if e != 0 {
 		return ret(0, e)
 	}

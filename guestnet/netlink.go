@@ -260,26 +260,35 @@ func (s *socket) nlCall(trap uintptr, a [6]uintptr, p [3]unsafe.Pointer) (r1, r2
 		if len(b) == 0 {
 			return r(0, 0)
 		}
-		n, _, _, e := s.nlRecv([][]byte{b}, 0)
+		rb, bounced := offStack(b, false)
+		n, _, _, e := s.nlRecv([][]byte{rb}, 0)
+		if bounced && n > 0 {
+			copy(b, rb[:n])
+		}
 		return r(n, e)
 	case syscall.SYS_READV:
-		bufs, e := iovecs(p[0], a[2])
+		bufs, bounced, e := iovecs(p[0], a[2], false)
 		if e != 0 {
 			return r(0, e)
 		}
 		if len(bufs) == 0 {
 			return r(0, 0)
 		}
+		orig := keepBufs(bufs, bounced)
 		n, _, _, e := s.nlRecv(bufs, 0)
+		if bounced {
+			copyBackIov(p[0], a[2], orig, n)
+		}
 		return r(n, e)
 	case syscall.SYS_WRITE:
 		b, ok := userBuf(p[0], a[2])
 		if !ok {
 			return r(0, syscall.EFAULT)
 		}
+		b, _ = offStack(b, true)
 		return r(s.nlSend([][]byte{b}, 0, nil))
 	case syscall.SYS_WRITEV:
-		bufs, e := iovecs(p[0], a[2])
+		bufs, _, e := iovecs(p[0], a[2], true)
 		if e != 0 {
 			return r(0, e)
 		}
@@ -290,9 +299,13 @@ func (s *socket) nlCall(trap uintptr, a [6]uintptr, p [3]unsafe.Pointer) (r1, r2
 			return r(0, syscall.EFAULT)
 		}
 		flags := int(a[3])
-		n, total, from, e := s.nlRecv([][]byte{b}, flags)
+		rb, bounced := offStack(b, false)
+		n, total, from, e := s.nlRecv([][]byte{rb}, flags)
 		if e != 0 {
 			return r(0, e)
+		}
+		if bounced && n > 0 {
+			copy(b, rb[:n])
 		}
 		if p[1] != nil {
 			if e := putNlSockaddr(from, 0, p[1], p[2]); e != 0 {
@@ -316,20 +329,25 @@ func (s *socket) nlCall(trap uintptr, a [6]uintptr, p [3]unsafe.Pointer) (r1, r2
 			}
 			to = &[2]uint32{pid, groups}
 		}
+		b, _ = offStack(b, true)
 		return r(s.nlSend([][]byte{b}, int(a[3]), to))
 	case syscall.SYS_RECVMSG:
 		m := (*syscall.Msghdr)(p[0])
 		if m == nil {
 			return r(0, syscall.EFAULT)
 		}
-		bufs, e := iovecs(unsafe.Pointer(m.Iov), uintptr(m.Iovlen))
+		bufs, bounced, e := iovecs(unsafe.Pointer(m.Iov), uintptr(m.Iovlen), false)
 		if e != 0 {
 			return r(0, e)
 		}
 		flags := int(a[2])
+		orig := keepBufs(bufs, bounced)
 		n, total, from, e := s.nlRecv(bufs, flags)
 		if e != 0 {
 			return r(0, e)
+		}
+		if bounced {
+			copyBackIov(unsafe.Pointer(m.Iov), uintptr(m.Iovlen), orig, n)
 		}
 		m.Flags = 0
 		if m.Name != nil {
@@ -354,7 +372,7 @@ func (s *socket) nlCall(trap uintptr, a [6]uintptr, p [3]unsafe.Pointer) (r1, r2
 		if m == nil {
 			return r(0, syscall.EFAULT)
 		}
-		bufs, e := iovecs(unsafe.Pointer(m.Iov), uintptr(m.Iovlen))
+		bufs, _, e := iovecs(unsafe.Pointer(m.Iov), uintptr(m.Iovlen), true)
 		if e != 0 {
 			return r(0, e)
 		}

@@ -136,6 +136,18 @@ func TestNetLoopback(t *testing.T) {
 	}
 }
 
+// TestNetStackBuffers: blocking socket reads and writes whose buffers lie
+// on the calling goroutine's stack, which moves during the call (guestnet
+// serves it on that goroutine): the data must reach the buffers where they
+// are when the call returns.
+func TestNetStackBuffers(t *testing.T) {
+	t.Parallel()
+	r := mote(t, 2*time.Minute, "run", "--net", "none", images["nettest"], "--", "stackbuf")
+	if r.code != 0 || !strings.Contains(r.stdout, "stackbuf ok") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
 // TestNetPublish serves examples/httpd through -p and checks what a host
 // client sees: answers, bulk transfers both ways, many connections at once,
 // and resets from a published port nothing listens on. It is not parallel:

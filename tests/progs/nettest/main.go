@@ -8,6 +8,7 @@
 //	nettest udpecho PORT      serve UDP echo on PORT until killed
 //	nettest conns ADDR N      open N TCP connections to ADDR at once, echo on each
 //	nettest ifaces            list interfaces and addresses (netlink), raw netlink checks
+//	nettest stackbuf          blocking socket I/O with buffers on a moving goroutine stack
 package main
 
 import (
@@ -50,6 +51,8 @@ func main() {
 		conns(os.Args[2], n)
 	case "ifaces":
 		ifaces()
+	case "stackbuf":
+		stackbuf()
 	default:
 		fail("unknown mode %q", os.Args[1])
 	}

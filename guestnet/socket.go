@@ -28,10 +28,11 @@ type socket struct {
 
 	fd       atomic.Int32 // a descriptor of the socket, for readiness updates
 	nonblock atomic.Bool
-	shutRd   atomic.Bool // shutdown(SHUT_RD) called
-	shutWr   atomic.Bool // shutdown(SHUT_WR) called
-	errTaken atomic.Bool // a TCP connection's error was reported (no more EPOLLERR)
-	failed   atomic.Bool // connect failed and said so: Linux disconnects the socket
+	shutRd   atomic.Bool             // shutdown(SHUT_RD) called
+	shutWr   atomic.Bool             // shutdown(SHUT_WR) called
+	errTaken atomic.Bool             // a TCP connection's error was reported (no more EPOLLERR)
+	kept     atomic.Pointer[keptErr] // an error for the next call (keepError)
+	failed   atomic.Bool             // connect failed and said so: Linux disconnects the socket
 
 	rcvTimeo atomic.Int64 // SO_RCVTIMEO, ns; 0 = none
 	sndTimeo atomic.Int64 // SO_SNDTIMEO
@@ -450,9 +451,33 @@ func (s *socket) connectFailed() {
 	}
 }
 
+// keepError keeps err, a connection's error that netstack handed to a
+// call which returns success because it transferred data first: Linux
+// leaves sk_err set then, for the next call (or SO_ERROR) to report.
+func (s *socket) keepError(err tcpip.Error) {
+	if s.isStream() {
+		s.kept.Store(&keptErr{err})
+	}
+}
+
+// keptError reports and clears the error keepError kept, if any.
+func (s *socket) keptError() syscall.Errno {
+	k := s.kept.Swap(nil)
+	if k == nil {
+		return 0
+	}
+	s.tookError()
+	return errno(k.err)
+}
+
+type keptErr struct{ err tcpip.Error }
+
 // takeError reads and clears the pending error (SO_ERROR).
 func (s *socket) takeError() tcpip.Error {
 	err := s.ep.LastError()
+	if k := s.kept.Swap(nil); k != nil && err == nil {
+		err = k.err
+	}
 	if err != nil {
 		s.dropDupError()
 		s.tookError()
@@ -536,13 +561,20 @@ func (s *socket) recv(bufs [][]byte, flags int, needAddr bool) (n, total int, fr
 			return got, got, res.RemoteAddr, 0
 		}
 		_, wouldBlock := err.(*tcpip.ErrWouldBlock)
+		_, eof := err.(*tcpip.ErrClosedForReceive)
 		if got > 0 && !wouldBlock {
 			// MSG_WAITALL: what came before EOF or an error.
+			if !eof {
+				s.keepError(err)
+			}
 			s.refresh()
 			return got, got, from, 0
 		}
 		if !wouldBlock {
-			if _, ok := err.(*tcpip.ErrClosedForReceive); ok {
+			if e := s.keptError(); e != 0 {
+				return 0, 0, from, e
+			}
+			if eof {
 				return 0, 0, from, 0
 			}
 			s.tookError()
@@ -587,6 +619,9 @@ func (s *socket) tookError() {
 // send writes bufs; a blocking stream socket sends all of it.
 func (s *socket) send(bufs [][]byte, flags int, to *tcpip.FullAddress) (int, syscall.Errno) {
 	nonblock := s.nonblock.Load() || flags&syscall.MSG_DONTWAIT != 0
+	if e := s.keptError(); e != 0 {
+		return 0, e // as tcp_sendmsg reports sk_err first
+	}
 	r := iovReader{bufs: bufs}
 	total := r.Len()
 	sent := 0
@@ -602,6 +637,7 @@ func (s *socket) send(bufs [][]byte, flags int, to *tcpip.FullAddress) (int, sys
 		}
 		if _, ok := err.(*tcpip.ErrWouldBlock); !ok {
 			if sent > 0 {
+				s.keepError(err)
 				return sent, 0
 			}
 			s.tookError()

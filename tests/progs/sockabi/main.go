@@ -746,6 +746,26 @@ func streams(f fam) {
 	p(pre+"read_reset_by_unread_again", fmt.Sprint(n, " ", en(err)))
 	unix.Close(cli)
 
+	// A blocking write that had sent part of its data when the peer
+	// reset the connection returns that part; the reset is still
+	// pending, for the next call or SO_ERROR.
+	big := make([]byte, 32<<20)
+	for _, next := range []string{"write", "so_error"} {
+		cli, srv = pair(f)
+		go func(srv int) {
+			time.Sleep(200 * time.Millisecond)
+			unix.Close(srv) // with unread data: a reset
+		}(srv)
+		n, err = unix.Write(cli, big)
+		p(pre+"partial_write_reset_"+next, fmt.Sprint(n > 0 && n < len(big), " ", en(err)))
+		if next == "so_error" {
+			p(pre+"partial_write_reset_so_error_after", soError(cli))
+		}
+		n, err = unix.Write(cli, big)
+		p(pre+"partial_write_reset_"+next+"_write", fmt.Sprint(n, " ", en(err)))
+		unix.Close(cli)
+	}
+
 	// SO_LINGER 0: close sends a reset.
 	cli, srv = pair(f)
 	must(unix.SetsockoptLinger(srv, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}), "linger")

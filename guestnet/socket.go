@@ -34,7 +34,7 @@ type socket struct {
 	kept     atomic.Pointer[keptErr] // an error for the next call (keepError)
 	failed   atomic.Bool             // connect failed and said so: Linux disconnects the socket
 
-	rcvTimeo atomic.Int64 // SO_RCVTIMEO, ns; 0 = none
+	rcvTimeo atomic.Int64 // SO_RCVTIMEO, ns; 0 = none, negative = calls do not wait
 	sndTimeo atomic.Int64 // SO_SNDTIMEO
 	keptOpts sync.Map     // SOL_SOCKET options accepted and reported but not acted on
 
@@ -250,13 +250,17 @@ func (s *socket) readiness() uint32 {
 }
 
 // wait blocks the goroutine until one of mask happens or the timeout (ns,
-// 0 = none) passes; it reports false on timeout.
+// 0 = none, negative = no time at all) passes; it reports false on
+// timeout.
 func (s *socket) wait(mask waiter.EventMask, timeout int64, ready func() bool) bool {
 	e, ch := waiter.NewChannelEntry(mask)
 	s.wq.EventRegister(&e)
 	defer s.wq.EventUnregister(&e)
 	if ready() {
 		return true
+	}
+	if timeout < 0 {
+		return false
 	}
 	if timeout <= 0 {
 		<-ch

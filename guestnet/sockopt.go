@@ -2,6 +2,7 @@ package guestnet
 
 import (
 	"encoding/binary"
+	"math"
 	"syscall"
 	"time"
 	"unsafe"
@@ -43,6 +44,12 @@ func optTimeval(p unsafe.Pointer, n uintptr) (int64, syscall.Errno) {
 	tv := (*syscall.Timeval)(p)
 	if tv.Usec < 0 || tv.Usec >= 1e6 {
 		return 0, syscall.EDOM
+	}
+	if tv.Sec < 0 {
+		return -1, 0 // sock_set_timeout: no time at all, calls do not wait
+	}
+	if tv.Sec > (math.MaxInt64-tv.Usec*1e3)/1e9 {
+		return 0, 0 // too long to count: forever
 	}
 	return tv.Sec*1e9 + tv.Usec*1e3, 0
 }
@@ -350,6 +357,7 @@ func (s *socket) getsockopt(level, name int, p, lenp unsafe.Pointer) syscall.Err
 			if name == syscall.SO_SNDTIMEO {
 				ns = s.sndTimeo.Load()
 			}
+			ns = max(ns, 0) // no time at all reads as none set, as on Linux
 			var b [16]byte
 			binary.LittleEndian.PutUint64(b[0:], uint64(ns/1e9))
 			binary.LittleEndian.PutUint64(b[8:], uint64(ns%1e9/1e3))

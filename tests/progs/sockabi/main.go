@@ -1023,6 +1023,28 @@ func options(f fam) {
 	unix.SetsockoptTimeval(r, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 20000})
 	_, err = unix.Read(r, make([]byte, 4))
 	p(pre+"rcvtimeo_expires", en(err))
+	// A negative timeout means no time at all: reads do not wait.
+	for _, c := range []struct {
+		name string
+		tv   unix.Timeval
+	}{{"negative", unix.Timeval{Sec: -1}}, {"negative_usec", unix.Timeval{Sec: -5, Usec: 10}}} {
+		err = unix.SetsockoptTimeval(r, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &c.tv)
+		tv, _ = unix.GetsockoptTimeval(r, unix.SOL_SOCKET, unix.SO_RCVTIMEO)
+		p(pre+"rcvtimeo_"+c.name, fmt.Sprint(en(err), " ", tv.Sec, tv.Usec))
+		res := make(chan string, 1)
+		go func() {
+			_, err := unix.Read(r, make([]byte, 4))
+			res <- en(err)
+		}()
+		select {
+		case s := <-res:
+			p(pre+"rcvtimeo_"+c.name+"_read", s)
+		case <-time.After(300 * time.Millisecond):
+			p(pre+"rcvtimeo_"+c.name+"_read", "waits")
+			unix.Sendto(r, []byte("wake"), 0, name(r)) // let the reader go
+			<-res
+		}
+	}
 	unix.Close(r)
 
 	// Options on a listener and on accepted sockets.

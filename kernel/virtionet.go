@@ -362,26 +362,32 @@ func netIdleEnd() {
 }
 
 // netRead copies one received frame into [p, p+n) and returns its length;
-// a frame longer than n is truncated, as a datagram read is.
+// a frame longer than n is truncated, as a datagram read is. Empty frames
+// (a used buffer no longer than the header) are skipped: a read of 0 would
+// look like end of file to the reader.
 func netRead(f *file, p, n uint64) int64 {
 	rx := &netdev.rx
-	for rx.usedIdx() == rx.nextUsed {
-		if f.flags&oNonblock != 0 {
-			return -eAGAIN
+	var id, l uint32
+	for {
+		for rx.usedIdx() == rx.nextUsed {
+			if f.flags&oNonblock != 0 {
+				return -eAGAIN
+			}
+			if block(uptime()+50_000, true) == wakeSignal {
+				return -eINTR
+			}
 		}
-		if block(uptime()+50_000, true) == wakeSignal {
-			return -eINTR
+		id, l = rx.usedElem(rx.nextUsed)
+		rx.nextUsed++
+		if id >= rx.num {
+			kpanic("mote: virtio-net device returned a bad rx descriptor")
 		}
+		if l > virtio.NetHdrSize {
+			break
+		}
+		rx.push(uint16(id), netdev.rxFlags)
 	}
-	id, l := rx.usedElem(rx.nextUsed)
-	rx.nextUsed++
-	if id >= rx.num {
-		kpanic("mote: virtio-net device returned a bad rx descriptor")
-	}
-	m := uint64(0)
-	if l > virtio.NetHdrSize {
-		m = uint64(l) - virtio.NetHdrSize
-	}
+	m := uint64(l) - virtio.NetHdrSize
 	if m > rx.bufSize-virtio.NetHdrSize {
 		m = rx.bufSize - virtio.NetHdrSize
 	}

@@ -52,6 +52,9 @@ func cacheKey(opts Options) string {
 	h := sha256.New()
 	field := func(tag string, s string) { fmt.Fprintf(h, "%s%d:%s\n", tag, len(s), s) }
 	field("dir", opts.Dir)
+	if opts.Test {
+		field("test", "1")
+	}
 	for _, a := range opts.Args {
 		if isLocalPattern(a) || filepath.Ext(a) == ".go" {
 			if !filepath.IsAbs(a) {

@@ -99,9 +99,21 @@ func mote(t *testing.T, timeout time.Duration, args ...string) result {
 // moteIn is mote with stdin as the CLI's standard input.
 func moteIn(t *testing.T, timeout time.Duration, stdin string, args ...string) result {
 	t.Helper()
+	return moteRun(t, "", timeout, stdin, args...)
+}
+
+// moteInDir is mote run in directory dir.
+func moteInDir(t *testing.T, dir string, timeout time.Duration, args ...string) result {
+	t.Helper()
+	return moteRun(t, dir, timeout, "", args...)
+}
+
+func moteRun(t *testing.T, dir string, timeout time.Duration, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, moteBin, args...)
+	cmd.Dir = dir
 	cmd.WaitDelay = 5 * time.Second
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se

@@ -100,7 +100,7 @@ Requires Linux on x86-64 with /dev/kvm, and Go 1.26 or newer on PATH.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%v (see 'mote %s --help')", err, subName(c))
 	})
-	root.AddCommand(newBuildCmd(stderr), newRunCmd(stdout, stderr), newVersionCmd(stdout))
+	root.AddCommand(newBuildCmd(stderr), newRunCmd(stdout, stderr), newTestCmd(stdout, stderr), newVersionCmd(stdout))
 	return root
 }
 

@@ -1,0 +1,80 @@
+package tests
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMoteTest: mote test builds a package's tests with the library OS,
+// runs them in a unikernel with go test's flags, and reports like go test.
+func TestMoteTest(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, src string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("go.mod", "module example.com/tpkg\n\ngo 1.26\n")
+	write("a.go", "package tpkg\n\nfunc Add(a, b int) int { return a + b }\n")
+	write("a_test.go", `package tpkg
+
+import (
+	"net"
+	"testing"
+)
+
+func TestAdd(t *testing.T) {
+	if Add(2, 3) != 5 {
+		t.Fatal("bad sum")
+	}
+}
+
+func TestLoopback(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+}
+
+func TestLong(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	t.Error("deliberate failure")
+}
+
+func BenchmarkAdd(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		Add(i, i)
+	}
+}
+`)
+	os.MkdirAll(filepath.Join(dir, "empty"), 0o755)
+	write("empty/e.go", "package empty\n")
+
+	run := func(args ...string) result {
+		t.Helper()
+		return moteInDir(t, dir, 5*time.Minute, append([]string{"test"}, args...)...)
+	}
+	// Failing run: exit 1, the failure and a FAIL line.
+	r := run("./...")
+	if r.code != 1 || !strings.Contains(r.stdout, "deliberate failure") || !strings.Contains(r.stdout, "FAIL\texample.com/tpkg") ||
+		!strings.Contains(r.stdout, "?   \texample.com/tpkg/empty\t[no test files]") {
+		t.Fatalf("mote test ./...: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	// go test's flags, single-dash: -short skips, -run selects, -v lists.
+	r = run("-short", "-v", "-run", "TestAdd|TestLong", ".")
+	if r.code != 0 || !strings.Contains(r.stdout, "--- PASS: TestAdd") || !strings.Contains(r.stdout, "--- SKIP: TestLong") ||
+		strings.Contains(r.stdout, "TestLoopback") || !strings.Contains(r.stdout, "ok  \texample.com/tpkg") {
+		t.Fatalf("mote test -short -v -run: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = run("-run", "^$", "-bench", ".", "-benchtime", "100x", ".")
+	if r.code != 0 || !strings.Contains(r.stdout, "BenchmarkAdd") {
+		t.Fatalf("mote test -bench: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -48,7 +48,7 @@ func (b *builder) rewriteDeps(ctx context.Context, pkgs []*listPkg) (n, files in
 		}
 	}
 	for _, p := range pkgs {
-		if p.ImportPath == KernelPackage || strings.HasPrefix(p.ImportPath, KernelPackage+"/") {
+		if p.ImportPath == KernelPackage || strings.HasPrefix(p.ImportPath, KernelPackage+"/") || p.ImportPath == stdKernelPackage {
 			continue
 		}
 		inModCache := modCache != "" && strings.HasPrefix(p.Dir, modCache) && p.Module != nil && p.Module.Dir != ""

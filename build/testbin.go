@@ -1,9 +1,18 @@
 package build
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
 	"strings"
+
+	mote "github.com/motevm/mote"
 )
 
 // Test binaries (mote test): the package's `go test -c` binary, linked
@@ -49,4 +58,126 @@ func (b *builder) testUsesNet(ctx context.Context) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// stdKernelPackage is where the library OS goes for standard-library tests.
+const stdKernelPackage = "internal/mote/kernel"
+
+// setupStdTest prepares the test build of a standard-library package. A
+// package of module std cannot import mote's module, so the library OS
+// joins the standard library: the go commands run with a shadow GOROOT
+// (in mote's cache, built once) whose src/internal/mote/ holds the library
+// OS and its contract packages with their imports renamed, and everything
+// else links to the real GOROOT. (An overlay cannot add the package: the
+// assembler must run in the package's directory.)
+func (b *builder) setupStdTest(p *listPkg) error {
+	root, err := shadowGoroot(b.env.GOROOT)
+	if err != nil {
+		return err
+	}
+	b.workDir = filepath.Join(root, "src")
+	b.modArgs = nil
+	b.extEnv = []string{"GOWORK=off", "GOFLAGS=", "GOROOT=" + root}
+	b.pattern = []string{p.ImportPath}
+	p.Dir = filepath.Join(root, "src", filepath.FromSlash(p.ImportPath))
+	return nil
+}
+
+// shadowGoroot returns (creating it once) the shadow GOROOT for goroot and
+// the embedded library OS.
+func shadowGoroot(goroot string) (string, error) {
+	fsys := mote.GuestFS()
+	rename := strings.NewReplacer(
+		`"`+mote.ModulePath+`/abi"`, `"internal/mote/abi"`,
+		`"`+mote.ModulePath+`/virtio"`, `"internal/mote/virtio"`,
+	)
+	type file struct {
+		name string
+		data []byte
+	}
+	var files []file
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00", goroot)
+	for _, dir := range []string{"kernel", "abi", "virtio"} {
+		entries, err := fs.ReadDir(fsys, dir)
+		if err != nil {
+			return "", fmt.Errorf("mote build: the embedded library OS: %v", err)
+		}
+		for _, e := range entries {
+			name := e.Name()
+			if e.IsDir() || strings.HasSuffix(name, "_test.go") || !(strings.HasSuffix(name, ".go") || strings.HasSuffix(name, ".s") || strings.HasSuffix(name, ".h")) {
+				continue
+			}
+			data, err := fs.ReadFile(fsys, path.Join(dir, name))
+			if err != nil {
+				return "", fmt.Errorf("mote build: the embedded library OS: %v", err)
+			}
+			if strings.HasSuffix(name, ".go") {
+				if bytes.Contains(data, []byte("//go:build ignore")) {
+					continue
+				}
+				data = []byte(rename.Replace(string(data)))
+			}
+			files = append(files, file{path.Join(dir, name), data})
+			fmt.Fprintf(h, "%s\x00%d\x00", path.Join(dir, name), len(data))
+			h.Write(data)
+		}
+	}
+	cache, err := CacheDir()
+	if err != nil {
+		return "", err
+	}
+	root := filepath.Join(cache, "goroot", hex.EncodeToString(h.Sum(nil))[:24])
+	if _, err := os.Stat(filepath.Join(root, "src", "internal", "mote", "kernel")); err == nil {
+		return root, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(root), 0o755); err != nil {
+		return "", fmt.Errorf("mote build: %v", err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(root), ".tmp-")
+	if err != nil {
+		return "", fmt.Errorf("mote build: %v", err)
+	}
+	defer os.RemoveAll(tmp)
+	// Link every entry of dir (relative to goroot) into the shadow, except
+	// the one named skip, which becomes a real directory.
+	link := func(rel, skip string) error {
+		entries, err := os.ReadDir(filepath.Join(goroot, rel))
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(tmp, rel), 0o755); err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if e.Name() == skip {
+				continue
+			}
+			if err := os.Symlink(filepath.Join(goroot, rel, e.Name()), filepath.Join(tmp, rel, e.Name())); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, l := range [][2]string{{".", "src"}, {"src", "internal"}, {"src/internal", "mote"}} {
+		if err := link(l[0], l[1]); err != nil {
+			return "", fmt.Errorf("mote build: cannot make the shadow GOROOT: %v", err)
+		}
+	}
+	for _, f := range files {
+		out := filepath.Join(tmp, "src", "internal", "mote", filepath.FromSlash(f.name))
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			return "", fmt.Errorf("mote build: %v", err)
+		}
+		if err := os.WriteFile(out, f.data, 0o644); err != nil {
+			return "", fmt.Errorf("mote build: %v", err)
+		}
+	}
+	if err := os.Rename(tmp, root); err != nil {
+		if _, err2 := os.Stat(filepath.Join(root, "src", "internal", "mote", "kernel")); err2 == nil {
+			return root, nil // made by someone else meanwhile
+		}
+		return "", fmt.Errorf("mote build: %v", err)
+	}
+	return root, nil
 }

@@ -172,16 +172,18 @@ func parseTestFlags(args []string) (*testFlags, []string, []string, error) {
 	fs.Var((*stringList)(&f.env), "e", "")
 	fs.Var((*stringList)(&f.env), "env", "")
 	var patterns, extra []string
+	for i, a := range args {
+		if a == "--" {
+			args, extra = args[:i], args[i+1:]
+			break
+		}
+	}
 	for len(args) > 0 {
 		if err := fs.Parse(args); err != nil {
 			return nil, nil, nil, fmt.Errorf("mote test: %v (see 'mote test --help')", err)
 		}
 		args = fs.Args()
 		if len(args) == 0 {
-			break
-		}
-		if args[0] == "--" {
-			extra = args[1:]
 			break
 		}
 		patterns = append(patterns, args[0])

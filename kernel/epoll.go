@@ -121,7 +121,7 @@ func epollForget(fd, fi int32) {
 
 // pollable reports whether a file kind can be registered.
 func pollable(f *file) bool {
-	return f.kind == fkEventfd || f.kind == fkNetdev || f.kind == fkSock
+	return f.kind == fkEventfd || f.kind == fkNetdev || f.kind == fkSock || f.kind == fkPipeR || f.kind == fkPipeW
 }
 
 // readiness returns the current events of a file.
@@ -140,6 +140,8 @@ func readiness(f *file) uint32 {
 		return netReadiness()
 	case fkSock:
 		return f.ready
+	case fkPipeR, fkPipeW:
+		return pipeReadiness(f)
 	}
 	return 0
 }

@@ -35,4 +35,5 @@ const (
 	eNOTEMPTY    = int64(syscall.ENOTEMPTY)
 	eBUSY        = int64(syscall.EBUSY)
 	eMSGSIZE     = int64(syscall.EMSGSIZE)
+	ePIPE        = int64(syscall.EPIPE)
 )

@@ -27,6 +27,8 @@ const (
 	fkEpoll
 	fkNetdev // the virtio-net device (virtionet.go)
 	fkSock   // a socket served by the guest network stack: readiness only
+	fkPipeR  // pipe.go
+	fkPipeW
 )
 
 type file struct {
@@ -40,6 +42,8 @@ type file struct {
 	console int32  // 0 stdin, 1 stdout, 2 stderr
 	ep      int32  // epoll instance index
 	ready   uint32 // fkSock: EPOLL* readiness set by abi.SysSockReady
+	pipe    int32  // fkPipeR, fkPipeW: index in pipes
+	_       int32
 }
 
 var (
@@ -145,6 +149,9 @@ func releaseFile(fi int32) {
 		}
 		if f.kind == fkNetdev {
 			netClosed()
+		}
+		if f.kind == fkPipeR || f.kind == fkPipeW {
+			pipeRelease(f)
 		}
 		f.kind = fkFree
 	}
@@ -365,6 +372,8 @@ func fileRead(f *file, p, n uint64, off int64, usePos bool) int64 {
 		return eventfdRead(f, p, n)
 	case fkNetdev:
 		return netRead(f, p, n)
+	case fkPipeR:
+		return pipeRead(f, p, n)
 	case fkSock:
 		return -eNOTSOCK // sockets are served above the kernel
 	}
@@ -387,6 +396,8 @@ func fileWrite(f *file, p, n uint64) int64 {
 		return eventfdWrite(f, p, n)
 	case fkNetdev:
 		return netWrite(f, 0, 0, p, n)
+	case fkPipeW:
+		return pipeWrite(f, p, n)
 	case fkSock:
 		return -eNOTSOCK
 	}
@@ -558,6 +569,9 @@ func fillStat(st *syscall.Stat_t, f *file, nd int32) {
 	case fkSock:
 		st.Mode = syscall.S_IFSOCK | 0o777
 		st.Ino = 2000 + uint64(fileIndex(f))
+	case fkPipeR, fkPipeW:
+		st.Mode = syscall.S_IFIFO | 0o600
+		st.Ino = 10000 + uint64(f.pipe)
 	default:
 		st.Mode = 0o600
 		st.Ino = 1000

@@ -13,6 +13,7 @@ const (
 	waitEpoll
 	waitEventfd
 	waitStdin
+	waitPipe
 )
 
 func waitAdd(t *thread, kind int32, addr uint64) {

@@ -225,6 +225,13 @@ func dispatch(t *thread, f *sysframe) int64 {
 		return sysGetrandom(a0, a1, a2)
 	case 441:
 		return sysEpollPwait2(a0, a1, a2, a3)
+	case 22: // pipe
+		return sysPipe2(a0, 0)
+	case 275, 276: // splice, tee: not for these files; callers (Go's
+		// TCPConn.ReadFrom) fall back to read and write on EINVAL
+		return -eINVAL
+	case 293:
+		return sysPipe2(a0, a1)
 	case 41, 53: // socket, socketpair: the program has no network stack
 		return -eAFNOSUPPORT // (guestnet serves them in programs that use net)
 	case 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307:

@@ -16,7 +16,7 @@ type cpu struct {
 
 	pending    uint64 // a timer tick arrived while masked
 	pendingRIP uint64 // where it arrived (for --profile)
-	cur     uint64 // the running thread
+	cur        uint64 // the running thread
 
 	// Written by the ring-0 stubs before they redirect to mote_upcall.
 	trapVector uint64

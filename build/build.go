@@ -642,6 +642,11 @@ func usesCgo(p *listPkg) bool {
 	if len(p.CgoFiles) > 0 {
 		return true
 	}
+	if p.Standard {
+		// The standard library's cgo files (net's resolver, os/user,
+		// runtime/pprof's darwin files) all have pure-Go alternatives.
+		return false
+	}
 	for _, f := range p.IgnoredGoFiles {
 		path := f
 		if !filepath.IsAbs(path) {

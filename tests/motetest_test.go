@@ -86,3 +86,21 @@ func BenchmarkAdd(b *testing.B) {
 		t.Fatalf("mote test errors: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// stdGreen is the standard-library subset whose tests pass under mote
+// (see tools/conformance for the full report): kept green here.
+var stdGreen = []string{"errors", "sort", "strings", "strconv", "bytes", "container/list", "container/ring", "unicode/utf8", "fmt", "hash/crc32", "encoding/base64", "encoding/hex"}
+
+// TestStdSubset runs the tests of stdGreen inside mote.
+func TestStdSubset(t *testing.T) {
+	t.Parallel()
+	r := moteInDir(t, t.TempDir(), 10*time.Minute, append([]string{"test", "-short"}, stdGreen...)...)
+	for _, p := range stdGreen {
+		if !strings.Contains(r.stdout, "ok  \t"+p+"\t") {
+			t.Errorf("%s did not pass under mote", p)
+		}
+	}
+	if r.code != 0 || t.Failed() {
+		t.Fatalf("mote test -short %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(stdGreen, " "), r.code, r.stdout, r.stderr)
+	}
+}

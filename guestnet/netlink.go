@@ -906,16 +906,7 @@ func (s *socket) nlSetsockopt(level, name int, p unsafe.Pointer, n uintptr) sysc
 	case syscall.SOL_SOCKET:
 		switch name {
 		case syscall.SO_RCVTIMEO, syscall.SO_SNDTIMEO:
-			ns, e := optTimeval(p, n)
-			if e != 0 {
-				return e
-			}
-			if name == syscall.SO_RCVTIMEO {
-				s.rcvTimeo.Store(ns)
-			} else {
-				s.sndTimeo.Store(ns)
-			}
-			return 0
+			return s.setTimeout(name, p, n)
 		}
 		v, e := optInt(p, n)
 		if e != 0 {
@@ -1011,14 +1002,7 @@ func (s *socket) nlGetsockopt(level, name int, p, lenp unsafe.Pointer) syscall.E
 			nl.mu.Unlock()
 			return putOptInt(p, lenp, v)
 		case syscall.SO_RCVTIMEO, syscall.SO_SNDTIMEO:
-			ns := s.rcvTimeo.Load()
-			if name == syscall.SO_SNDTIMEO {
-				ns = s.sndTimeo.Load()
-			}
-			var b [16]byte
-			ne.PutUint64(b[0:], uint64(ns/1e9))
-			ne.PutUint64(b[8:], uint64(ns%1e9/1e3))
-			return putOpt(p, lenp, b[:])
+			return s.getTimeout(name, p, lenp)
 		case syscall.SO_REUSEADDR, soReusePort, syscall.SO_KEEPALIVE, syscall.SO_BROADCAST,
 			syscall.SO_PASSCRED, syscall.SO_OOBINLINE, syscall.SO_DONTROUTE, syscall.SO_TIMESTAMP,
 			syscall.SO_PRIORITY:

@@ -60,16 +60,7 @@ func (s *socket) setsockopt(level, name int, p unsafe.Pointer, n uintptr) syscal
 	case syscall.SOL_SOCKET:
 		switch name {
 		case syscall.SO_RCVTIMEO, syscall.SO_SNDTIMEO:
-			ns, e := optTimeval(p, n)
-			if e != 0 {
-				return e
-			}
-			if name == syscall.SO_RCVTIMEO {
-				s.rcvTimeo.Store(ns)
-			} else {
-				s.sndTimeo.Store(ns)
-			}
-			return 0
+			return s.setTimeout(name, p, n)
 		case syscall.SO_LINGER:
 			if p == nil {
 				return syscall.EFAULT
@@ -353,15 +344,7 @@ func (s *socket) getsockopt(level, name int, p, lenp unsafe.Pointer) syscall.Err
 			}
 			return putOptInt(p, lenp, v)
 		case syscall.SO_RCVTIMEO, syscall.SO_SNDTIMEO:
-			ns := s.rcvTimeo.Load()
-			if name == syscall.SO_SNDTIMEO {
-				ns = s.sndTimeo.Load()
-			}
-			ns = max(ns, 0) // no time at all reads as none set, as on Linux
-			var b [16]byte
-			binary.LittleEndian.PutUint64(b[0:], uint64(ns/1e9))
-			binary.LittleEndian.PutUint64(b[8:], uint64(ns%1e9/1e3))
-			return putOpt(p, lenp, b[:])
+			return s.getTimeout(name, p, lenp)
 		}
 		return syscall.ENOPROTOOPT
 	case syscall.IPPROTO_TCP:
@@ -449,4 +432,31 @@ func (s *socket) getLevelErr() syscall.Errno {
 		return syscall.ENOPROTOOPT
 	}
 	return syscall.EOPNOTSUPP
+}
+
+// setTimeout stores SO_RCVTIMEO or SO_SNDTIMEO (all socket kinds).
+func (s *socket) setTimeout(name int, p unsafe.Pointer, n uintptr) syscall.Errno {
+	ns, e := optTimeval(p, n)
+	if e != 0 {
+		return e
+	}
+	if name == syscall.SO_RCVTIMEO {
+		s.rcvTimeo.Store(ns)
+	} else {
+		s.sndTimeo.Store(ns)
+	}
+	return 0
+}
+
+// getTimeout reports SO_RCVTIMEO or SO_SNDTIMEO as a struct timeval.
+func (s *socket) getTimeout(name int, p, lenp unsafe.Pointer) syscall.Errno {
+	ns := s.rcvTimeo.Load()
+	if name == syscall.SO_SNDTIMEO {
+		ns = s.sndTimeo.Load()
+	}
+	ns = max(ns, 0) // no time at all reads as none set, as on Linux
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[0:], uint64(ns/1e9))
+	binary.LittleEndian.PutUint64(b[8:], uint64(ns%1e9/1e3))
+	return putOpt(p, lenp, b[:])
 }

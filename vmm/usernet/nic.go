@@ -242,17 +242,7 @@ func (e *nicEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Erro
 			if cap(e.scratch) < size {
 				e.scratch = make([]byte, 0, max(size, int(e.mtu)+header.EthernetMinimumSize))
 			}
-			b := e.scratch[:0]
-			vl, off := pkt.AsViewList()
-			for v := vl.Front(); v != nil; v = v.Next() {
-				s := v.AsSlice()
-				if off >= len(s) {
-					off -= len(s)
-					continue
-				}
-				b = append(b, s[off:]...)
-				off = 0
-			}
+			b := appendFrame(e.scratch[:0], pkt)
 			if e.deliver(b) {
 				out++
 				continue
@@ -263,16 +253,7 @@ func (e *nicEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Erro
 			dropped++
 			continue
 		}
-		vl, off := pkt.AsViewList()
-		for v := vl.Front(); v != nil; v = v.Next() {
-			s := v.AsSlice()
-			if off >= len(s) {
-				off -= len(s)
-				continue
-			}
-			e.q.buf = append(e.q.buf, s[off:]...)
-			off = 0
-		}
+		e.q.buf = appendFrame(e.q.buf, pkt)
 		e.q.ends = append(e.q.ends, len(e.q.buf))
 	}
 	queued := len(e.q.ends) > 0
@@ -352,3 +333,18 @@ func (e *nicEndpoint) Close() {}
 
 // SetOnCloseAction implements stack.LinkEndpoint.
 func (e *nicEndpoint) SetOnCloseAction(func()) {}
+
+// appendFrame appends pkt's bytes (link header first) to dst.
+func appendFrame(dst []byte, pkt *stack.PacketBuffer) []byte {
+	vl, off := pkt.AsViewList()
+	for v := vl.Front(); v != nil; v = v.Next() {
+		s := v.AsSlice()
+		if off >= len(s) {
+			off -= len(s)
+			continue
+		}
+		dst = append(dst, s[off:]...)
+		off = 0
+	}
+	return dst
+}

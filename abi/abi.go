@@ -26,7 +26,7 @@ package abi
 
 // Version is the monitor<->guest ABI version carried in every image's note.
 // Bump it on any incompatible change to this package.
-const Version = 2
+const Version = 3
 
 // ELF note that marks a mote image. It is a PT_NOTE segment added by the
 // image builder after linking.
@@ -194,6 +194,8 @@ type BootInfo struct {
 	NumVirtio   uint32   // virtio-mmio devices present (at most MaxVirtio)
 	_           uint32
 	Net         NetConfig // addresses of the first virtio-net device
+	FilesGPA    uint64    // the sealed-files archive (files.go), page aligned; 0: none
+	FilesLen    uint64
 }
 
 // NetConfig is how the guest configures its network interface: static

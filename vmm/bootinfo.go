@@ -30,7 +30,9 @@ const (
 	biHostname    = 136
 	biNumVirtio   = 200
 	biNet         = 208
-	biSize        = biNet + netConfigSize
+	biFilesGPA    = biNet + netConfigSize
+	biFilesLen    = biFilesGPA + 8
+	biSize        = biFilesLen + 8
 
 	// abi.NetConfig
 	ncIPv4        = 0
@@ -71,6 +73,8 @@ func encodeBootInfo(b []byte, bi *abi.BootInfo) {
 	le.PutUint32(b[biNumVirtio:], bi.NumVirtio)
 	le.PutUint32(b[biNumVirtio+4:], 0)
 	encodeNetConfig(b[biNet:biNet+netConfigSize], &bi.Net)
+	le.PutUint64(b[biFilesGPA:], bi.FilesGPA)
+	le.PutUint64(b[biFilesLen:], bi.FilesLen)
 }
 
 // encodeNetConfig writes nc into b (netConfigSize bytes).

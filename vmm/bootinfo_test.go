@@ -36,6 +36,8 @@ func TestBootInfoLayout(t *testing.T) {
 		{"Hostname", unsafe.Offsetof(bi.Hostname), biHostname},
 		{"NumVirtio", unsafe.Offsetof(bi.NumVirtio), biNumVirtio},
 		{"Net", unsafe.Offsetof(bi.Net), biNet},
+		{"FilesGPA", unsafe.Offsetof(bi.FilesGPA), biFilesGPA},
+		{"FilesLen", unsafe.Offsetof(bi.FilesLen), biFilesLen},
 		{"size", unsafe.Sizeof(bi), biSize},
 		{"Net.IPv4", unsafe.Offsetof(bi.Net.IPv4), ncIPv4},
 		{"Net.Prefix4", unsafe.Offsetof(bi.Net.Prefix4), ncPrefix4},

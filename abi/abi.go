@@ -172,7 +172,9 @@ type FatalReport struct {
 }
 
 // BootInfo lives at BootInfoBase. Strings (argv then envp, each
-// NUL-terminated) follow at StringsGPA.
+// NUL-terminated) follow at StringsGPA; after them, when StringsLen covers
+// it, one more NUL-terminated string is the initial working directory (an
+// absolute path; the guest starts in "/" when it is absent or missing).
 type BootInfo struct {
 	Magic       uint64 // BootMagic
 	Version     uint32 // Version

@@ -42,9 +42,11 @@ func DecodeNote(b []byte) (Note, error) {
 type Config struct {
 	Args []string // appended after argv[0], before run-time args
 	Env  []string // KEY=VALUE; run-time -e entries override these
+	Dir  string   // working directory (absolute); "" is "/"
 }
 
-// Encode returns the descriptor: each entry is a tag byte ('A' arg, 'E' env)
+// Encode returns the descriptor: each entry is a tag byte ('A' arg, 'E' env,
+// 'D' working directory)
 // followed by the string and a NUL.
 func (c *Config) Encode() []byte {
 	var sb strings.Builder
@@ -56,6 +58,11 @@ func (c *Config) Encode() []byte {
 	for _, e := range c.Env {
 		sb.WriteByte('E')
 		sb.WriteString(e)
+		sb.WriteByte(0)
+	}
+	if c.Dir != "" {
+		sb.WriteByte('D')
+		sb.WriteString(c.Dir)
 		sb.WriteByte(0)
 	}
 	return []byte(sb.String())
@@ -79,6 +86,8 @@ func DecodeConfig(b []byte) (Config, error) {
 			c.Args = append(c.Args, s)
 		case 'E':
 			c.Env = append(c.Env, s)
+		case 'D':
+			c.Dir = s
 		default:
 			return c, errors.New("mote config note: unknown entry tag")
 		}

@@ -43,7 +43,7 @@ func kmain(bi, tscBoot, cpuIndex uint64) uint64 {
 		hostnameTxt[hostnameLen] = b.Hostname[hostnameLen]
 		hostnameLen++
 	}
-	filesInit()
+	filesInit(b)
 
 	t := newThread()
 	if t == nil {

@@ -1,14 +1,14 @@
 package kernel
 
 import (
-	"syscall"
 	"unsafe"
+
+	"github.com/motevm/mote/abi"
 )
 
-// Files: a file descriptor table over open file descriptions of a few kinds,
-// and a small read-only tree of well-known paths (/dev/null, /dev/urandom,
-// /etc/hostname, ...). Anything else answers as Linux does when the file is
-// missing (ENOENT) or the file system is read-only (EROFS).
+// Files: a file descriptor table over open file descriptions of a few
+// kinds. Files of the tree (vfs.go) are fkFile, fkDir and the devices; the
+// path system calls are in fsys.go.
 
 const (
 	maxFds   = 4096
@@ -21,7 +21,7 @@ const (
 	fkNull
 	fkZero
 	fkRandom
-	fkStatic
+	fkFile // a regular file (or, with O_PATH, a symbolic link) of the tree
 	fkDir
 	fkEventfd
 	fkEpoll
@@ -35,8 +35,8 @@ type file struct {
 	kind    int32
 	flags   int32 // open status flags and access mode
 	refs    int32
-	node    int32
-	off     int64
+	node    int32  // the inode of files of the tree, else 0
+	off     int64  // position; fkDir: cookie of the last entry read
 	count   uint64 // eventfd counter
 	efdSem  int32
 	console int32  // 0 stdin, 1 stdout, 2 stderr
@@ -50,7 +50,6 @@ var (
 	files     [maxFiles]file
 	fdTable   [maxFds]int32 // file index + 1; 0 = free
 	fdCloexec [maxFds]bool
-	cwdNode   int32
 )
 
 const (
@@ -64,51 +63,16 @@ const (
 	oAppend    = 0x400
 	oNonblock  = 0x800
 	oDirectory = 0x10000
+	oNofollow  = 0x20000
 	oCloexec   = 0x80000
 	oPath      = 0x200000
+	oTmpfile   = 0x410000
 
-	atFdcwd     = -100
-	atEmptyPath = 0x1000
-)
-
-// Nodes of the static tree.
-const (
-	ndDir = iota
-	ndNull
-	ndZero
-	ndRandom
-	ndHostname
-	ndText
-	ndGenerated // text built at boot (netconf.go)
-)
-
-type node struct {
-	name   string
-	parent int32
-	kind   int32
-	text   string
-}
-
-var nodes = [...]node{
-	{name: "/", parent: 0, kind: ndDir},
-	{name: "dev", parent: 0, kind: ndDir},
-	{name: "null", parent: 1, kind: ndNull},
-	{name: "zero", parent: 1, kind: ndZero},
-	{name: "random", parent: 1, kind: ndRandom},
-	{name: "urandom", parent: 1, kind: ndRandom},
-	{name: "etc", parent: 0, kind: ndDir},
-	{name: "hostname", parent: 6, kind: ndHostname},
-	{name: "hosts", parent: 6, kind: ndGenerated},
-	{name: "resolv.conf", parent: 6, kind: ndGenerated},
-	{name: "proc", parent: 0, kind: ndDir},
-	{name: "sys", parent: 0, kind: ndDir},
-	{name: "tmp", parent: 0, kind: ndDir},
-}
-
-var (
-	hostname    [65]byte
-	hostnameLen int
-	hostnameTxt [66]byte // hostname + "\n"
+	atFdcwd           = -100
+	atSymlinkNofollow = 0x100
+	atRemovedir       = 0x200
+	atSymlinkFollow   = 0x400
+	atEmptyPath       = 0x1000
 )
 
 func fdGet(fd int) *file {
@@ -153,17 +117,21 @@ func releaseFile(fi int32) {
 		if f.kind == fkPipeR || f.kind == fkPipeW {
 			pipeRelease(f)
 		}
+		if f.node != 0 {
+			ind(f.node).opens--
+			putInode(f.node)
+		}
 		f.kind = fkFree
 	}
 }
 
-func filesInit() {
+func filesInit(b *abi.BootInfo) {
+	treeInit(b)
 	for fd := int32(0); fd < 3; fd++ {
 		fi := allocFile(fkConsole, oRdwr)
 		files[fi].console = fd
 		fdTable[fd] = fi + 1
 	}
-	hostnameTxt[hostnameLen] = '\n'
 	netconfInit()
 }
 
@@ -196,144 +164,11 @@ func userPath(p uint64, buf *[4096]byte) int64 {
 	return -eNAMETOOLONG
 }
 
-// lookup resolves path relative to dir; it returns the node or -errno.
-func lookup(dir int32, path []byte) int64 {
-	n := dir
-	if len(path) > 0 && path[0] == '/' {
-		n = 0
-	}
-	for len(path) > 0 {
-		for len(path) > 0 && path[0] == '/' {
-			path = path[1:]
-		}
-		i := 0
-		for i < len(path) && path[i] != '/' {
-			i++
-		}
-		comp := path[:i]
-		path = path[i:]
-		if len(comp) == 0 || (len(comp) == 1 && comp[0] == '.') {
-			continue
-		}
-		if nodes[n].kind != ndDir {
-			return -eNOTDIR
-		}
-		if len(comp) == 2 && comp[0] == '.' && comp[1] == '.' {
-			n = nodes[n].parent
-			continue
-		}
-		found := int32(-1)
-		for j := range nodes {
-			if j != 0 && nodes[j].parent == n && nodes[j].name == string(comp) {
-				found = int32(j)
-				break
-			}
-		}
-		if found < 0 {
-			return -eNOENT
-		}
-		n = found
-	}
-	return int64(n)
-}
-
-func dirNode(dirfd uint64) int64 {
-	if int32(dirfd) == atFdcwd {
-		return int64(cwdNode)
-	}
-	f := fdGet(int(int32(dirfd)))
-	if f == nil {
-		return -eBADF
-	}
-	if f.kind != fkDir {
-		return -eNOTDIR
-	}
-	return int64(f.node)
-}
-
-var pathBuf [4096]byte
-
-func resolve(dirfd, path uint64) int64 {
-	n := userPath(path, &pathBuf)
-	if n < 0 {
-		return n
-	}
-	if n == 0 {
-		return -eNOENT
-	}
-	d := int64(0)
-	if pathBuf[0] != '/' {
-		d = dirNode(dirfd)
-		if d < 0 {
-			return d
-		}
-	}
-	return lookup(int32(d), pathBuf[:n])
-}
-
-func sysOpenat(dirfd, path, flags, mode uint64) int64 {
-	nd := resolve(dirfd, path)
-	acc := flags & oAccmode
-	if nd < 0 {
-		if nd == -eNOENT && flags&oCreat != 0 {
-			return -eROFS
-		}
-		return nd
-	}
-	if flags&(oCreat|oExcl) == oCreat|oExcl {
-		return -eEXIST
-	}
-	nk := nodes[nd].kind
-	if flags&oDirectory != 0 && nk != ndDir {
-		return -eNOTDIR
-	}
-	var kind int32
-	switch nk {
-	case ndDir:
-		if acc != oRdonly && flags&oPath == 0 {
-			return -eISDIR
-		}
-		kind = fkDir
-	case ndNull:
-		kind = fkNull
-	case ndZero:
-		kind = fkZero
-	case ndRandom:
-		kind = fkRandom
-	default:
-		if acc != oRdonly || flags&oTrunc != 0 {
-			return -eROFS
-		}
-		kind = fkStatic
-	}
-	fi := allocFile(kind, int32(flags&^(oCreat|oExcl|oTrunc|oCloexec)))
-	if fi < 0 {
-		return -eMFILE
-	}
-	files[fi].node = int32(nd)
-	fd := installFd(fi, 0, flags&oCloexec != 0)
-	if fd < 0 {
-		releaseFile(fi)
-	}
-	return fd
-}
-
-func nodeText(nd int32) string {
-	switch nodes[nd].kind {
-	case ndHostname:
-		return unsafe.String(&hostnameTxt[0], hostnameLen+1)
-	case ndText:
-		return nodes[nd].text
-	case ndGenerated:
-		return generatedText(nodes[nd].name)
-	}
-	return ""
-}
-
 func canRead(f *file) bool  { return f.flags&oAccmode != oWronly && f.flags&oPath == 0 }
 func canWrite(f *file) bool { return f.flags&oAccmode != oRdonly && f.flags&oPath == 0 }
 
-// fileRead reads into user memory [p, p+n), validated by the caller.
+// fileRead reads into user memory [p, p+n), validated by the caller, at
+// the file's position or, with usePos, at off.
 func fileRead(f *file, p, n uint64, off int64, usePos bool) int64 {
 	if !canRead(f) {
 		return -eBADF
@@ -352,20 +187,16 @@ func fileRead(f *file, p, n uint64, off int64, usePos bool) int64 {
 	case fkRandom:
 		randomFill(p, n)
 		return int64(n)
-	case fkStatic:
-		txt := nodeText(f.node)
+	case fkFile:
 		pos := f.off
 		if usePos {
 			pos = off
 		}
-		if pos >= int64(len(txt)) {
-			return 0
+		r := inodeRead(f.node, p, n, pos)
+		if r > 0 && !usePos {
+			f.off += r
 		}
-		c := copy(userBytes(p, n), txt[pos:])
-		if !usePos {
-			f.off += int64(c)
-		}
-		return int64(c)
+		return r
 	case fkDir:
 		return -eISDIR
 	case fkEventfd:
@@ -380,7 +211,9 @@ func fileRead(f *file, p, n uint64, off int64, usePos bool) int64 {
 	return -eINVAL
 }
 
-func fileWrite(f *file, p, n uint64) int64 {
+// fileWrite writes user memory [p, p+n), validated by the caller, at the
+// file's position (the end with O_APPEND) or, with usePos, at off.
+func fileWrite(f *file, p, n uint64, off int64, usePos bool) int64 {
 	if !canWrite(f) {
 		return -eBADF
 	}
@@ -392,6 +225,22 @@ func fileWrite(f *file, p, n uint64) int64 {
 		return consoleWrite(int(f.console), p, n)
 	case fkNull, fkZero, fkRandom:
 		return int64(n)
+	case fkFile:
+		nd := ind(f.node)
+		if nd.kind != ndReg {
+			return -eBADF
+		}
+		pos := f.off
+		if usePos {
+			pos = off
+		} else if f.flags&oAppend != 0 {
+			pos = nd.size
+		}
+		r := tmpWrite(nd, p, n, pos)
+		if r > 0 && !usePos {
+			f.off = pos + r
+		}
+		return r
 	case fkEventfd:
 		return eventfdWrite(f, p, n)
 	case fkNetdev:
@@ -423,31 +272,50 @@ func sysWrite(fd, p, n uint64) int64 {
 	if !userOK(p, n, false) {
 		return -eFAULT
 	}
-	return fileWrite(f, p, n)
+	return fileWrite(f, p, n, 0, false)
 }
 
-func sysPread(fd, p, n, off uint64) int64 {
+// sysPRW implements pread64 and pwrite64.
+func sysPRW(fd, p, n, off uint64, write bool) int64 {
 	f := fdGet(int(int32(fd)))
 	if f == nil {
 		return -eBADF
 	}
-	if f.kind != fkStatic && f.kind != fkZero && f.kind != fkNull {
+	switch f.kind {
+	case fkFile, fkNull, fkZero:
+	case fkDir:
+		if !write {
+			return -eISDIR
+		}
+		return -eBADF
+	default:
 		return -eSPIPE
 	}
 	if int64(off) < 0 {
 		return -eINVAL
 	}
-	if !userOK(p, n, true) {
+	if !userOK(p, n, !write) {
 		return -eFAULT
+	}
+	if write {
+		return fileWrite(f, p, n, int64(off), true)
 	}
 	return fileRead(f, p, n, int64(off), true)
 }
 
-// sysRWv implements readv/writev.
-func sysRWv(fd, iov, cnt uint64, write bool) int64 {
+// sysRWv implements readv/writev and, with usePos, preadv/pwritev at off.
+func sysRWv(fd, iov, cnt uint64, write bool, off int64, usePos bool) int64 {
 	f := fdGet(int(int32(fd)))
 	if f == nil {
 		return -eBADF
+	}
+	if usePos {
+		if f.kind != fkFile && f.kind != fkNull && f.kind != fkZero {
+			return -eSPIPE
+		}
+		if off < 0 {
+			return -eINVAL
+		}
 	}
 	if cnt > 1024 {
 		return -eINVAL
@@ -478,9 +346,9 @@ func sysRWv(fd, iov, cnt uint64, write bool) int64 {
 		}
 		var r int64
 		if write {
-			r = fileWrite(f, base, l)
+			r = fileWrite(f, base, l, off+total, usePos)
 		} else {
-			r = fileRead(f, base, l, 0, false)
+			r = fileRead(f, base, l, off+total, usePos)
 		}
 		if r < 0 {
 			if total > 0 {
@@ -494,210 +362,6 @@ func sysRWv(fd, iov, cnt uint64, write bool) int64 {
 		}
 	}
 	return total
-}
-
-func sysLseek(fd, off, whence uint64) int64 {
-	f := fdGet(int(int32(fd)))
-	if f == nil {
-		return -eBADF
-	}
-	var size int64
-	switch f.kind {
-	case fkStatic:
-		size = int64(len(nodeText(f.node)))
-	case fkDir, fkNull, fkZero:
-	default:
-		return -eSPIPE
-	}
-	var n int64
-	switch whence {
-	case 0:
-		n = int64(off)
-	case 1:
-		n = f.off + int64(off)
-	case 2:
-		n = size + int64(off)
-	default:
-		return -eINVAL
-	}
-	if n < 0 {
-		return -eINVAL
-	}
-	f.off = n
-	return n
-}
-
-func fillStat(st *syscall.Stat_t, f *file, nd int32) {
-	*st = syscall.Stat_t{}
-	st.Dev = 0x2a
-	st.Ino = uint64(nd) + 2
-	st.Nlink = 1
-	st.Blksize = pageSize
-	st.Atim.Sec = int64(wallBase / 1e9)
-	st.Mtim = st.Atim
-	st.Ctim = st.Atim
-	kind := int32(-1)
-	if f != nil {
-		kind = f.kind
-	}
-	if nd >= 0 {
-		switch nodes[nd].kind {
-		case ndDir:
-			st.Mode = syscall.S_IFDIR | 0o755
-			st.Nlink = 2
-			return
-		case ndNull:
-			st.Mode, st.Rdev = syscall.S_IFCHR|0o666, 1<<8|3
-			return
-		case ndZero:
-			st.Mode, st.Rdev = syscall.S_IFCHR|0o666, 1<<8|5
-			return
-		case ndRandom:
-			st.Mode, st.Rdev = syscall.S_IFCHR|0o666, 1<<8|9
-			return
-		default:
-			st.Mode = syscall.S_IFREG | 0o444
-			st.Size = int64(len(nodeText(nd)))
-			st.Blocks = (st.Size + 511) / 512
-			return
-		}
-	}
-	switch kind {
-	case fkConsole:
-		st.Mode, st.Rdev = syscall.S_IFCHR|0o620, 136<<8
-		st.Ino = 1
-	case fkSock:
-		st.Mode = syscall.S_IFSOCK | 0o777
-		st.Ino = 2000 + uint64(fileIndex(f))
-	case fkPipeR, fkPipeW:
-		st.Mode = syscall.S_IFIFO | 0o600
-		st.Ino = 10000 + uint64(f.pipe)
-	default:
-		st.Mode = 0o600
-		st.Ino = 1000
-	}
-}
-
-func sysFstat(fd, buf uint64) int64 {
-	f := fdGet(int(int32(fd)))
-	if f == nil {
-		return -eBADF
-	}
-	if !userOK(buf, uint64(unsafe.Sizeof(syscall.Stat_t{})), true) {
-		return -eFAULT
-	}
-	nd := int32(-1)
-	if f.kind == fkStatic || f.kind == fkDir || f.kind == fkNull || f.kind == fkZero || f.kind == fkRandom {
-		nd = f.node
-	}
-	fillStat((*syscall.Stat_t)(unsafe.Pointer(uintptr(buf))), f, nd)
-	return 0
-}
-
-func sysNewfstatat(dirfd, path, buf, flags uint64) int64 {
-	if flags&atEmptyPath != 0 {
-		n := userPath(path, &pathBuf)
-		if n == 0 {
-			if int32(dirfd) == atFdcwd {
-				return sysStatNode(int64(cwdNode), buf)
-			}
-			return sysFstat(dirfd, buf)
-		}
-	}
-	nd := resolve(dirfd, path)
-	if nd < 0 {
-		return nd
-	}
-	return sysStatNode(nd, buf)
-}
-
-func sysStatNode(nd int64, buf uint64) int64 {
-	if !userOK(buf, uint64(unsafe.Sizeof(syscall.Stat_t{})), true) {
-		return -eFAULT
-	}
-	fillStat((*syscall.Stat_t)(unsafe.Pointer(uintptr(buf))), nil, int32(nd))
-	return 0
-}
-
-func sysFaccessat(dirfd, path, mode uint64) int64 {
-	nd := resolve(dirfd, path)
-	if nd < 0 {
-		return nd
-	}
-	if mode&2 != 0 { // W_OK
-		switch nodes[nd].kind {
-		case ndNull, ndZero, ndRandom:
-		default:
-			return -eROFS
-		}
-	}
-	if mode&1 != 0 && nodes[nd].kind != ndDir { // X_OK
-		return -eACCES
-	}
-	return 0
-}
-
-func sysGetdents64(fd, buf, n uint64) int64 {
-	f := fdGet(int(int32(fd)))
-	if f == nil {
-		return -eBADF
-	}
-	if f.kind != fkDir {
-		return -eNOTDIR
-	}
-	if !userOK(buf, n, true) {
-		return -eFAULT
-	}
-	var written uint64
-	full := false
-	// f.off counts entries returned so far: ".", "..", then children.
-	idx := int64(0)
-	emit := func(ino uint64, typ byte, name string) bool {
-		if idx < f.off {
-			idx++
-			return true
-		}
-		reclen := (19 + uint64(len(name)) + 1 + 7) &^ 7
-		if written+reclen > n {
-			full = true
-			return false
-		}
-		p := buf + written
-		clear(userBytes(p, reclen))
-		*userU64(p) = ino
-		*userU64(p + 8) = uint64(idx + 1)
-		*(*uint16)(unsafe.Pointer(uintptr(p + 16))) = uint16(reclen)
-		*(*byte)(unsafe.Pointer(uintptr(p + 18))) = typ
-		copy(userBytes(p+19, uint64(len(name))), name)
-		written += reclen
-		idx++
-		f.off = idx
-		return true
-	}
-	const dtDir, dtChr, dtReg = 4, 2, 8
-	if !emit(uint64(f.node)+2, dtDir, ".") || !emit(uint64(nodes[f.node].parent)+2, dtDir, "..") {
-		goto out
-	}
-	for j := 1; j < len(nodes); j++ {
-		if nodes[j].parent != f.node {
-			continue
-		}
-		typ := byte(dtReg)
-		switch nodes[j].kind {
-		case ndDir:
-			typ = dtDir
-		case ndNull, ndZero, ndRandom:
-			typ = dtChr
-		}
-		if !emit(uint64(j)+2, typ, nodes[j].name) {
-			break
-		}
-	}
-out:
-	if written == 0 && full {
-		return -eINVAL
-	}
-	return int64(written)
 }
 
 const (
@@ -805,73 +469,4 @@ func sysIoctl(fd, req, arg uint64) int64 {
 		return 0
 	}
 	return -eNOTTY
-}
-
-func sysGetcwd(buf, size uint64) int64 {
-	// Build the path of cwdNode backwards.
-	var tmp [256]byte
-	i := len(tmp)
-	for n := cwdNode; n != 0; n = nodes[n].parent {
-		name := nodes[n].name
-		i -= len(name)
-		copy(tmp[i:], name)
-		i--
-		tmp[i] = '/'
-	}
-	if i == len(tmp) {
-		i--
-		tmp[i] = '/'
-	}
-	l := uint64(len(tmp) - i + 1)
-	if size < l {
-		return -eRANGE
-	}
-	if !userOK(buf, l, true) {
-		return -eFAULT
-	}
-	copy(userBytes(buf, l), tmp[i:])
-	*(*byte)(unsafe.Pointer(uintptr(buf + l - 1))) = 0
-	return int64(l)
-}
-
-func sysChdir(path uint64) int64 {
-	nd := resolve(^uint64(99), path) // AT_FDCWD
-	if nd < 0 {
-		return nd
-	}
-	if nodes[nd].kind != ndDir {
-		return -eNOTDIR
-	}
-	cwdNode = int32(nd)
-	return 0
-}
-
-func sysFchdir(fd uint64) int64 {
-	f := fdGet(int(int32(fd)))
-	if f == nil {
-		return -eBADF
-	}
-	if f.kind != fkDir {
-		return -eNOTDIR
-	}
-	cwdNode = f.node
-	return 0
-}
-
-// sysPathWrite answers the path-modifying calls (mkdir, unlink, rename, ...)
-// on this read-only tree.
-func sysPathWrite(dirfd, path uint64) int64 {
-	nd := resolve(dirfd, path)
-	if nd == -eNOENT || nd >= 0 {
-		return -eROFS
-	}
-	return nd
-}
-
-func sysReadlinkat(dirfd, path uint64) int64 {
-	nd := resolve(dirfd, path)
-	if nd < 0 {
-		return nd
-	}
-	return -eINVAL // nothing in the tree is a symbolic link
 }

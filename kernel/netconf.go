@@ -111,13 +111,3 @@ func netconfInit() {
 	}
 	r.s("options edns0\n")
 }
-
-func generatedText(name string) string {
-	switch name {
-	case "hosts":
-		return hostsTxt.str()
-	case "resolv.conf":
-		return resolvTxt.str()
-	}
-	return ""
-}

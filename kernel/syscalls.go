@@ -16,16 +16,8 @@ func dispatch(t *thread, f *sysframe) int64 {
 		return sysRead(a0, a1, a2)
 	case 1:
 		return sysWrite(a0, a1, a2)
-	case 2: // open
-		return sysOpenat(^uint64(99), a0, a1, a2)
 	case 3:
 		return sysClose(a0)
-	case 4, 6: // stat, lstat
-		return sysNewfstatat(^uint64(99), a0, a1, 0)
-	case 5:
-		return sysFstat(a0, a1)
-	case 8:
-		return sysLseek(a0, a1, a2)
 	case 9:
 		return sysMmap(a0, a1, a2, a3, a4, a5)
 	case 10:
@@ -51,19 +43,6 @@ func dispatch(t *thread, f *sysframe) int64 {
 		return 0
 	case 16:
 		return sysIoctl(a0, a1, a2)
-	case 17:
-		return sysPread(a0, a1, a2, a3)
-	case 18: // pwrite64
-		if fdGet(int(int32(a0))) == nil {
-			return -eBADF
-		}
-		return -eSPIPE
-	case 19:
-		return sysRWv(a0, a1, a2, false)
-	case 20:
-		return sysRWv(a0, a1, a2, true)
-	case 21: // access
-		return sysFaccessat(^uint64(99), a0, a1)
 	case 24:
 		yield()
 		return 0
@@ -92,27 +71,6 @@ func dispatch(t *thread, f *sysframe) int64 {
 		return sysUname(a0)
 	case 72:
 		return sysFcntl(a0, a1, a2)
-	case 74, 75: // fsync, fdatasync
-		fl := fdGet(int(int32(a0)))
-		if fl == nil {
-			return -eBADF
-		}
-		if fl.kind == fkStatic {
-			return 0
-		}
-		return -eINVAL
-	case 79:
-		return sysGetcwd(a0, a1)
-	case 80:
-		return sysChdir(a0)
-	case 81:
-		return sysFchdir(a0)
-	case 82, 83, 84, 86, 87, 88, 90, 92, 94: // rename mkdir rmdir link unlink symlink chmod chown lchown
-		return sysPathWrite(^uint64(99), a0)
-	case 89: // readlink
-		return sysReadlinkat(^uint64(99), a0)
-	case 95: // umask
-		return 0o022
 	case 96:
 		return sysGettimeofday(a0)
 	case 97:
@@ -167,8 +125,6 @@ func dispatch(t *thread, f *sysframe) int64 {
 			return -eINVAL
 		}
 		return sysEpollCreate1(0)
-	case 217:
-		return sysGetdents64(a0, a1, a2)
 	case 218:
 		t.clearTid = a0
 		return int64(t.tid)
@@ -197,16 +153,6 @@ func dispatch(t *thread, f *sysframe) int64 {
 		return sysEpollCtl(a0, a1, a2, a3)
 	case 234:
 		return sysTgkill(a0, a1, a2)
-	case 257:
-		return sysOpenat(a0, a1, a2, a3)
-	case 258, 259, 260, 263, 264, 265, 266, 268, 316: // *at path writes
-		return sysPathWrite(a0, a1)
-	case 262:
-		return sysNewfstatat(a0, a1, a2, a3)
-	case 267:
-		return sysReadlinkat(a0, a1)
-	case 269, 439:
-		return sysFaccessat(a0, a1, a2)
 	case 273: // set_robust_list
 		return 0
 	case 281:
@@ -250,6 +196,9 @@ func dispatch(t *thread, f *sysframe) int64 {
 	case sysTraceDump:
 		traceDump(a0, a1, a2)
 		return 0
+	}
+	if r, ok := dispatchFS(f.ax, a0, a1, a2, a3, a4); ok {
+		return r
 	}
 	logUnimplemented(f.ax)
 	return -eNOSYS

@@ -1,0 +1,1003 @@
+package kernel
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// The file system calls: open, stat, directories, links, attributes, over
+// the tree of vfs.go. Permission bits are kept and reported but not
+// enforced: the program runs as root (uid 0), as in a container.
+
+var umask uint64 = 0o022
+
+// dispatchFS runs the file system calls; ok is false for other numbers.
+func dispatchFS(nr, a0, a1, a2, a3, a4 uint64) (r int64, ok bool) {
+	const cwd = ^uint64(99) // AT_FDCWD
+	switch nr {
+	case 2: // open
+		return sysOpenat(cwd, a0, a1, a2), true
+	case 4: // stat
+		return sysNewfstatat(cwd, a0, a1, 0), true
+	case 6: // lstat
+		return sysNewfstatat(cwd, a0, a1, atSymlinkNofollow), true
+	case 8:
+		return sysLseek(a0, a1, a2), true
+	case 17: // pread64
+		return sysPRW(a0, a1, a2, a3, false), true
+	case 18: // pwrite64
+		return sysPRW(a0, a1, a2, a3, true), true
+	case 19:
+		return sysRWv(a0, a1, a2, false, 0, false), true
+	case 20:
+		return sysRWv(a0, a1, a2, true, 0, false), true
+	case 295: // preadv
+		return sysRWv(a0, a1, a2, false, int64(a3), true), true
+	case 296: // pwritev
+		return sysRWv(a0, a1, a2, true, int64(a3), true), true
+	case 21: // access
+		return sysFaccessat(cwd, a0, a1, 0), true
+	case 269: // faccessat
+		return sysFaccessat(a0, a1, a2, 0), true
+	case 439: // faccessat2
+		return sysFaccessat(a0, a1, a2, a3), true
+	case 73: // flock: one process, nothing to exclude
+		if fdGet(int(int32(a0))) == nil {
+			return -eBADF, true
+		}
+		return 0, true
+	case 74, 75: // fsync, fdatasync: tmpfs and the image have nothing to flush
+		f := fdGet(int(int32(a0)))
+		if f == nil {
+			return -eBADF, true
+		}
+		if f.node == 0 || f.kind == fkNull || f.kind == fkZero || f.kind == fkRandom {
+			return -eINVAL, true
+		}
+		return 0, true
+	case 76: // truncate
+		return sysTruncate(resolve(cwd, a0, false), int64(a1)), true
+	case 77: // ftruncate
+		return sysFtruncate(a0, int64(a1)), true
+	case 79:
+		return sysGetcwd(a0, a1), true
+	case 80:
+		return sysChdir(resolve(cwd, a0, false)), true
+	case 81:
+		f := fdGet(int(int32(a0)))
+		if f == nil {
+			return -eBADF, true
+		}
+		if f.kind != fkDir {
+			return -eNOTDIR, true
+		}
+		return sysChdir(int64(f.node)), true
+	case 82: // rename
+		return sysRenameat2(cwd, a0, cwd, a1, 0), true
+	case 264:
+		return sysRenameat2(a0, a1, a2, a3, 0), true
+	case 316:
+		return sysRenameat2(a0, a1, a2, a3, a4), true
+	case 83: // mkdir
+		return sysMkdirat(cwd, a0, a1), true
+	case 258:
+		return sysMkdirat(a0, a1, a2), true
+	case 84: // rmdir
+		return sysUnlinkat(cwd, a0, atRemovedir), true
+	case 87: // unlink
+		return sysUnlinkat(cwd, a0, 0), true
+	case 263:
+		return sysUnlinkat(a0, a1, a2), true
+	case 85: // creat
+		return sysOpenat(cwd, a0, oCreat|oWronly|oTrunc, a1), true
+	case 133: // mknod
+		return sysMknodat(cwd, a0, a1), true
+	case 259:
+		return sysMknodat(a0, a1, a2), true
+	case 86: // link
+		return sysLinkat(cwd, a0, cwd, a1, 0), true
+	case 265:
+		return sysLinkat(a0, a1, a2, a3, a4), true
+	case 88: // symlink
+		return sysSymlinkat(a0, cwd, a1), true
+	case 266:
+		return sysSymlinkat(a0, a1, a2), true
+	case 89: // readlink
+		return sysReadlinkat(cwd, a0, a1, a2), true
+	case 267:
+		return sysReadlinkat(a0, a1, a2, a3), true
+	case 90: // chmod
+		return sysChmod(resolve(cwd, a0, false), a1), true
+	case 91: // fchmod
+		return sysChmod(fdInode(a0), a1), true
+	case 268: // fchmodat (flags: AT_SYMLINK_NOFOLLOW is EOPNOTSUPP on Linux)
+		return sysChmod(resolve(a0, a1, false), a2), true
+	case 92: // chown
+		return sysChown(resolve(cwd, a0, false), a1, a2), true
+	case 93: // fchown
+		return sysChown(fdInode(a0), a1, a2), true
+	case 94: // lchown
+		return sysChown(resolve(cwd, a0, true), a1, a2), true
+	case 260: // fchownat
+		return sysChown(resolveAt(a0, a1, a4), a2, a3), true
+	case 280:
+		return sysUtimensat(a0, a1, a2, a3), true
+	case 5:
+		return sysFstat(a0, a1), true
+	case 262:
+		return sysNewfstatat(a0, a1, a2, a3), true
+	case 137: // statfs
+		return sysStatfs(resolve(cwd, a0, false), a1), true
+	case 138: // fstatfs
+		return sysStatfs(fdInode(a0), a1), true
+	case 217:
+		return sysGetdents64(a0, a1, a2), true
+	case 257:
+		return sysOpenat(a0, a1, a2, a3), true
+	case 285:
+		return sysFallocate(a0, a1, int64(a2), int64(a3)), true
+	case 95:
+		old := umask
+		umask = a0 & 0o777
+		return int64(old), true
+	case 162, 306: // sync, syncfs
+		return 0, true
+	}
+	return 0, false
+}
+
+// fdInode returns the inode of a file descriptor of the tree, or -errno.
+func fdInode(fd uint64) int64 {
+	f := fdGet(int(int32(fd)))
+	if f == nil {
+		return -eBADF
+	}
+	if f.node == 0 {
+		return -eINVAL
+	}
+	return int64(f.node)
+}
+
+func sysOpenat(dirfd, path, flags, mode uint64) int64 {
+	if flags&oTmpfile == oTmpfile {
+		return -eOPNOTSUPP
+	}
+	wf := wFollow
+	if flags&oNofollow != 0 {
+		wf = 0
+	}
+	if flags&oCreat != 0 {
+		wf |= wParent
+		if flags&oExcl != 0 {
+			wf &^= wFollow // O_EXCL fails on a symbolic link, even a dangling one
+		}
+	}
+	r, err := walkUser(&walkers[0], dirfd, path, wf)
+	if err < 0 {
+		return err
+	}
+	acc := flags & oAccmode
+	ino := r.ino
+	if ino == 0 {
+		if r.slashed {
+			return -eISDIR
+		}
+		if !writable(r.dir) {
+			return -eROFS
+		}
+		if ino = newInode(ndReg, ind(r.dir).fs, uint32(mode&^umask)); ino == 0 {
+			return -eNOSPC
+		}
+		if e := dirAdd(r.dir, r.name, ino, false); e < 0 {
+			ind(ino).nlink = 0
+			putInode(ino)
+			return e
+		}
+	} else {
+		if flags&(oCreat|oExcl) == oCreat|oExcl {
+			return -eEXIST
+		}
+		nd := ind(ino)
+		if flags&oPath == 0 {
+			if nd.kind == ndSymlink {
+				return -eLOOP // O_NOFOLLOW
+			}
+			if nd.kind == ndDir && (acc != oRdonly || flags&oCreat != 0) {
+				return -eISDIR
+			}
+			if (acc != oRdonly || flags&oTrunc != 0) && nd.kind != ndNull && nd.kind != ndZero && nd.kind != ndRandom && !writable(ino) {
+				return -eROFS
+			}
+		}
+		if flags&oDirectory != 0 && nd.kind != ndDir {
+			return -eNOTDIR
+		}
+		if flags&oTrunc != 0 && flags&oPath == 0 && nd.kind == ndReg && nd.size != 0 {
+			tmpTruncate(nd, 0)
+			touch(nd, true, true)
+		}
+	}
+	var kind int32
+	switch ind(ino).kind {
+	case ndDir:
+		kind = fkDir
+	case ndNull:
+		kind = fkNull
+	case ndZero:
+		kind = fkZero
+	case ndRandom:
+		kind = fkRandom
+	default:
+		kind = fkFile
+	}
+	fi := allocFile(kind, int32(flags&^(oCreat|oExcl|oTrunc|oCloexec|oNofollow)))
+	if fi < 0 {
+		putInode(ino)
+		return -eNFILE
+	}
+	files[fi].node = ino
+	ind(ino).opens++
+	fd := installFd(fi, 0, flags&oCloexec != 0)
+	if fd < 0 {
+		releaseFile(fi)
+	}
+	return fd
+}
+
+// inodeRead reads file bytes at pos into user memory [p, p+n).
+func inodeRead(ino int32, p, n uint64, pos int64) int64 {
+	nd := ind(ino)
+	switch nd.kind {
+	case ndReg:
+		return tmpRead(nd, p, n, pos)
+	case ndSealed, ndSymlink:
+		if pos >= nd.size {
+			return 0
+		}
+		c := min(n, uint64(nd.size-pos))
+		copy(userBytes(p, c), unsafe.Slice((*byte)(unsafe.Pointer(uintptr(nd.data+uint64(pos)))), c))
+		return int64(c)
+	case ndText:
+		txt := textOf(nd.data)
+		if pos >= int64(len(txt)) {
+			return 0
+		}
+		return int64(copy(userBytes(p, n), txt[pos:]))
+	}
+	return -eINVAL
+}
+
+// inodeSize is the st_size of an inode.
+func inodeSize(nd *inode) int64 {
+	switch nd.kind {
+	case ndText:
+		return int64(len(textOf(nd.data)))
+	case ndDir:
+		return pageSize
+	}
+	return nd.size
+}
+
+func sysLseek(fd, off, whence uint64) int64 {
+	f := fdGet(int(int32(fd)))
+	if f == nil {
+		return -eBADF
+	}
+	var size int64
+	switch f.kind {
+	case fkFile:
+		size = inodeSize(ind(f.node))
+	case fkDir, fkNull, fkZero:
+	default:
+		return -eSPIPE
+	}
+	var n int64
+	switch whence {
+	case 0:
+		n = int64(off)
+	case 1:
+		n = f.off + int64(off)
+	case 2:
+		n = size + int64(off)
+	case 3, 4: // SEEK_DATA, SEEK_HOLE: one data extent, then the end
+		if int64(off) < 0 || int64(off) >= size {
+			return -eNXIO
+		}
+		n = int64(off)
+		if whence == 4 {
+			n = size
+		}
+	default:
+		return -eINVAL
+	}
+	if n < 0 {
+		return -eINVAL
+	}
+	f.off = n
+	return n
+}
+
+// Device numbers of the character devices.
+const (
+	devNull   = 1<<8 | 3
+	devZero   = 1<<8 | 5
+	devRandom = 1<<8 | 9
+)
+
+func fillStat(st *syscall.Stat_t, ino int32) {
+	nd := ind(ino)
+	*st = syscall.Stat_t{
+		Dev: uint64(nd.fs), Ino: uint64(ino), Nlink: uint64(nd.nlink), Uid: nd.uid, Gid: nd.gid,
+		Size: inodeSize(nd), Blksize: pageSize,
+	}
+	st.Atim.Sec, st.Atim.Nsec = nd.atime/1e9, nd.atime%1e9
+	st.Mtim.Sec, st.Mtim.Nsec = nd.mtime/1e9, nd.mtime%1e9
+	st.Ctim.Sec, st.Ctim.Nsec = nd.ctime/1e9, nd.ctime%1e9
+	perm := nd.mode & 0o7777
+	switch nd.kind {
+	case ndDir:
+		st.Mode = syscall.S_IFDIR | perm
+	case ndSymlink:
+		st.Mode = syscall.S_IFLNK | perm
+	case ndNull:
+		st.Mode, st.Rdev = syscall.S_IFCHR|perm, devNull
+	case ndZero:
+		st.Mode, st.Rdev = syscall.S_IFCHR|perm, devZero
+	case ndRandom:
+		st.Mode, st.Rdev = syscall.S_IFCHR|perm, devRandom
+	default:
+		st.Mode = syscall.S_IFREG | perm
+	}
+	st.Blocks = (st.Size + 511) / 512
+}
+
+// fillStatFile reports files outside the tree (console, pipes, sockets).
+func fillStatFile(st *syscall.Stat_t, f *file) {
+	*st = syscall.Stat_t{Dev: 3, Nlink: 1, Blksize: pageSize}
+	st.Atim.Sec = int64(wallBase / 1e9)
+	st.Mtim = st.Atim
+	st.Ctim = st.Atim
+	switch f.kind {
+	case fkConsole:
+		st.Mode, st.Rdev = syscall.S_IFCHR|0o620, 136<<8
+		st.Ino = 1
+	case fkSock:
+		st.Mode = syscall.S_IFSOCK | 0o777
+		st.Ino = 2000 + uint64(fileIndex(f))
+	case fkPipeR, fkPipeW:
+		st.Mode = syscall.S_IFIFO | 0o600
+		st.Ino = 10000 + uint64(f.pipe)
+	default:
+		st.Mode = 0o600
+		st.Ino = 1000 + uint64(fileIndex(f))
+	}
+}
+
+func statBuf(buf uint64) *syscall.Stat_t {
+	if !userOK(buf, uint64(unsafe.Sizeof(syscall.Stat_t{})), true) {
+		return nil
+	}
+	return (*syscall.Stat_t)(unsafe.Pointer(uintptr(buf)))
+}
+
+func sysFstat(fd, buf uint64) int64 {
+	f := fdGet(int(int32(fd)))
+	if f == nil {
+		return -eBADF
+	}
+	st := statBuf(buf)
+	if st == nil {
+		return -eFAULT
+	}
+	if f.node != 0 {
+		fillStat(st, f.node)
+	} else {
+		fillStatFile(st, f)
+	}
+	return 0
+}
+
+func sysNewfstatat(dirfd, path, buf, flags uint64) int64 {
+	if flags&atEmptyPath != 0 && userOK(path, 1, false) && *(*byte)(unsafe.Pointer(uintptr(path))) == 0 && int32(dirfd) != atFdcwd {
+		return sysFstat(dirfd, buf)
+	}
+	ino := resolveAt(dirfd, path, flags)
+	if ino < 0 {
+		return ino
+	}
+	st := statBuf(buf)
+	if st == nil {
+		return -eFAULT
+	}
+	fillStat(st, int32(ino))
+	return 0
+}
+
+func sysFaccessat(dirfd, path, mode, flags uint64) int64 {
+	ino := resolveAt(dirfd, path, flags)
+	if ino < 0 {
+		return ino
+	}
+	nd := ind(int32(ino))
+	if mode&2 != 0 && !writable(int32(ino)) { // W_OK
+		switch nd.kind {
+		case ndNull, ndZero, ndRandom:
+		default:
+			return -eROFS
+		}
+	}
+	if mode&1 != 0 && nd.kind != ndDir && nd.mode&0o111 == 0 { // X_OK: root needs one x bit
+		return -eACCES
+	}
+	return 0
+}
+
+func sysGetdents64(fd, buf, n uint64) int64 {
+	f := fdGet(int(int32(fd)))
+	if f == nil {
+		return -eBADF
+	}
+	if f.kind != fkDir {
+		return -eNOTDIR
+	}
+	if !userOK(buf, n, true) {
+		return -eFAULT
+	}
+	var written uint64
+	full := false
+	// f.off is the cookie of the last entry returned: 1 ".", 2 "..", then
+	// the entries' own cookies, increasing along the list.
+	emit := func(ino int32, cookie uint64, name []byte) bool {
+		reclen := (19 + uint64(len(name)) + 1 + 7) &^ 7
+		if written+reclen > n {
+			full = true
+			return false
+		}
+		typ := byte(8) // DT_REG
+		switch ind(ino).kind {
+		case ndDir:
+			typ = 4
+		case ndSymlink:
+			typ = 10
+		case ndNull, ndZero, ndRandom:
+			typ = 2
+		}
+		p := buf + written
+		clear(userBytes(p, reclen))
+		*userU64(p) = uint64(ino)
+		*userU64(p + 8) = cookie
+		*(*uint16)(unsafe.Pointer(uintptr(p + 16))) = uint16(reclen)
+		*(*byte)(unsafe.Pointer(uintptr(p + 18))) = typ
+		copy(userBytes(p+19, uint64(len(name))), name)
+		written += reclen
+		f.off = int64(cookie)
+		return true
+	}
+	dir := f.node
+	dn := ind(dir)
+	if f.off < 1 && !emit(dir, 1, dotName[:1]) {
+		goto out
+	}
+	if f.off < 2 {
+		par := dn.parent
+		if dir == rootIno || par == 0 {
+			par = dir
+		}
+		if !emit(par, 2, dotName[:]) {
+			goto out
+		}
+	}
+	if dn.nlink > 0 {
+		for e := dn.first; e != 0; e = den(e).next {
+			d := den(e)
+			if d.cookie <= uint64(f.off) {
+				continue
+			}
+			if !emit(d.ino, d.cookie, direntName(d)) {
+				break
+			}
+		}
+	}
+out:
+	if written == 0 && full {
+		return -eINVAL
+	}
+	return int64(written)
+}
+
+var dotName = [2]byte{'.', '.'}
+
+func sysGetcwd(buf, size uint64) int64 {
+	if ind(cwdIno).nlink == 0 {
+		return -eNOENT
+	}
+	// Build the path backwards.
+	tmp := &walkers[0].tmp
+	i := len(tmp)
+	for n := cwdIno; n != rootIno; n = ind(n).parent {
+		name := dirNameOf(n)
+		if i < len(name)+2 {
+			return -eNAMETOOLONG
+		}
+		i -= len(name)
+		copy(tmp[i:], name)
+		i--
+		tmp[i] = '/'
+	}
+	if i == len(tmp) {
+		i--
+		tmp[i] = '/'
+	}
+	l := uint64(len(tmp) - i + 1)
+	if size < l {
+		return -eRANGE
+	}
+	if !userOK(buf, l, true) {
+		return -eFAULT
+	}
+	copy(userBytes(buf, l), tmp[i:])
+	*(*byte)(unsafe.Pointer(uintptr(buf + l - 1))) = 0
+	return int64(l)
+}
+
+func sysChdir(ino int64) int64 {
+	if ino < 0 {
+		return ino
+	}
+	if ind(int32(ino)).kind != ndDir {
+		return -eNOTDIR
+	}
+	old := cwdIno
+	cwdIno = int32(ino)
+	ind(cwdIno).opens++
+	ind(old).opens--
+	putInode(old)
+	return 0
+}
+
+func sysMkdirat(dirfd, path, mode uint64) int64 {
+	r, err := walkUser(&walkers[0], dirfd, path, wParent)
+	if err < 0 {
+		return err
+	}
+	if r.ino != 0 {
+		return -eEXIST
+	}
+	if !writable(r.dir) {
+		return -eROFS
+	}
+	ino := newInode(ndDir, ind(r.dir).fs, uint32(mode&^umask))
+	if ino == 0 {
+		return -eNOSPC
+	}
+	if e := dirAdd(r.dir, r.name, ino, false); e < 0 {
+		ind(ino).nlink = 0
+		putInode(ino)
+		return e
+	}
+	return 0
+}
+
+// sysMknodat creates regular files (as open with O_CREAT|O_EXCL); device
+// nodes, FIFOs and sockets are not supported.
+func sysMknodat(dirfd, path, mode uint64) int64 {
+	if t := mode & syscall.S_IFMT; t != 0 && t != syscall.S_IFREG {
+		return -ePERM
+	}
+	fd := sysOpenat(dirfd, path, oCreat|oExcl|oWronly, mode&0o7777)
+	if fd < 0 {
+		return fd
+	}
+	return sysClose(uint64(fd))
+}
+
+func isDots(name []byte) bool {
+	return len(name) == 1 && name[0] == '.' || len(name) == 2 && name[0] == '.' && name[1] == '.'
+}
+
+func sysUnlinkat(dirfd, path, flags uint64) int64 {
+	if flags&^atRemovedir != 0 {
+		return -eINVAL
+	}
+	r, err := walkUser(&walkers[0], dirfd, path, 0)
+	if err < 0 {
+		return err
+	}
+	rmdir := flags&atRemovedir != 0
+	nd := ind(r.ino)
+	switch {
+	case r.ino == rootIno || len(r.name) == 0:
+		return -eBUSY
+	case isDots(r.name) && rmdir:
+		if len(r.name) == 1 {
+			return -eINVAL
+		}
+		return -eNOTEMPTY
+	case rmdir && nd.kind != ndDir:
+		return -eNOTDIR
+	case !rmdir && nd.kind == ndDir:
+		return -eISDIR
+	case !writable(r.dir):
+		return -eROFS
+	case rmdir && nd.fs != ind(r.dir).fs:
+		return -eBUSY // a mount point
+	case rmdir && !dirEmpty(r.ino):
+		return -eNOTEMPTY
+	}
+	dirRemove(r.dir, dirLookup(r.dir, r.name))
+	if rmdir {
+		nd.nlink = 0
+	} else {
+		nd.nlink--
+	}
+	touch(nd, false, true)
+	putInode(r.ino)
+	return 0
+}
+
+const (
+	renameNoreplace = 1
+	renameExchange  = 2
+)
+
+func sysRenameat2(odirfd, opath, ndirfd, npath, flags uint64) int64 {
+	if flags&^renameNoreplace != 0 {
+		return -eINVAL // RENAME_EXCHANGE and RENAME_WHITEOUT are not supported
+	}
+	o, err := walkUser(&walkers[0], odirfd, opath, 0)
+	if err < 0 {
+		return err
+	}
+	n, err := walkUser(&walkers[1], ndirfd, npath, wParent)
+	if err < 0 {
+		return err
+	}
+	src := ind(o.ino)
+	switch {
+	case o.ino == rootIno || len(o.name) == 0 || isDots(o.name):
+		return -eBUSY
+	case len(n.name) == 0 || isDots(n.name):
+		if n.ino != 0 && n.ino == o.ino {
+			return -eBUSY
+		}
+		return -eEXIST
+	case !writable(o.dir) || !writable(n.dir):
+		return -eROFS
+	case ind(o.dir).fs != ind(n.dir).fs || src.fs != ind(n.dir).fs:
+		return -eXDEV
+	case o.ino == n.ino:
+		if flags&renameNoreplace != 0 {
+			return -eEXIST
+		}
+		return 0 // the same file: nothing to do
+	case src.kind == ndDir && isAncestor(o.ino, n.dir):
+		return -eINVAL // into its own subtree
+	case n.slashed && src.kind != ndDir:
+		return -eNOTDIR
+	}
+	var te int32
+	if n.ino != 0 {
+		dst := ind(n.ino)
+		switch {
+		case flags&renameNoreplace != 0:
+			return -eEXIST
+		case dst.kind == ndDir && src.kind != ndDir:
+			return -eISDIR
+		case dst.kind != ndDir && src.kind == ndDir:
+			return -eNOTDIR
+		case dst.kind == ndDir && !dirEmpty(n.ino):
+			return -eNOTEMPTY
+		case dst.kind == ndDir && dst.fs != ind(n.dir).fs:
+			return -eBUSY
+		}
+		te = dirLookup(n.dir, n.name)
+	}
+	se := dirLookup(o.dir, o.name)
+	// Link the new name first: if that fails, nothing has changed.
+	if e := dirAdd(n.dir, n.name, o.ino, false); e < 0 {
+		return e
+	}
+	if te != 0 {
+		dst := ind(n.ino)
+		dirRemove(n.dir, te)
+		if dst.kind == ndDir {
+			dst.nlink = 0
+		} else {
+			dst.nlink--
+		}
+		touch(dst, false, true)
+		putInode(n.ino)
+	}
+	dirRemove(o.dir, se)
+	if src.kind == ndDir {
+		src.parent = n.dir // dirRemove of the old entry does not undo dirAdd's
+	}
+	touch(src, false, true)
+	return 0
+}
+
+func sysLinkat(odirfd, opath, ndirfd, npath, flags uint64) int64 {
+	if flags&^(atSymlinkFollow|atEmptyPath) != 0 {
+		return -eINVAL
+	}
+	wf := 0
+	if flags&atSymlinkFollow != 0 {
+		wf = wFollow
+	}
+	o, err := walkUser(&walkers[0], odirfd, opath, wf)
+	if err < 0 {
+		return err
+	}
+	n, err := walkUser(&walkers[1], ndirfd, npath, wParent)
+	if err < 0 {
+		return err
+	}
+	src := ind(o.ino)
+	switch {
+	case src.kind == ndDir:
+		return -ePERM
+	case n.ino != 0:
+		return -eEXIST
+	case n.slashed:
+		return -eNOENT
+	case !writable(n.dir):
+		return -eROFS
+	case src.fs != ind(n.dir).fs:
+		return -eXDEV
+	case src.nlink >= 65000:
+		return -eMLINK
+	}
+	if e := dirAdd(n.dir, n.name, o.ino, false); e < 0 {
+		return e
+	}
+	src.nlink++
+	touch(src, false, true)
+	return 0
+}
+
+func sysSymlinkat(target, ndirfd, npath uint64) int64 {
+	t := &walkers[1].buf
+	tl := userPath(target, t)
+	if tl < 0 {
+		return tl
+	}
+	if tl == 0 {
+		return -eNOENT
+	}
+	n, err := walkUser(&walkers[0], ndirfd, npath, wParent)
+	if err < 0 {
+		return err
+	}
+	switch {
+	case n.ino != 0:
+		return -eEXIST
+	case n.slashed:
+		return -eNOENT
+	case !writable(n.dir):
+		return -eROFS
+	}
+	ino := newInode(ndSymlink, ind(n.dir).fs, 0o777)
+	if ino == 0 {
+		return -eNOSPC
+	}
+	nd := ind(ino)
+	cls := sizeClass(uint64(tl))
+	if nd.data = kmalloc(cls); nd.data == 0 {
+		nd.nlink = 0
+		putInode(ino)
+		return -eNOSPC
+	}
+	nd.owned, nd.size = cls+1, tl
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(nd.data))), tl), t[:tl])
+	if e := dirAdd(n.dir, n.name, ino, false); e < 0 {
+		nd.nlink = 0
+		putInode(ino)
+		return e
+	}
+	return 0
+}
+
+func sysReadlinkat(dirfd, path, buf, size uint64) int64 {
+	if int64(size) <= 0 {
+		return -eINVAL
+	}
+	ino := resolveAt(dirfd, path, atSymlinkNofollow|atEmptyPath)
+	if ino < 0 {
+		return ino
+	}
+	nd := ind(int32(ino))
+	if nd.kind != ndSymlink {
+		return -eINVAL
+	}
+	c := min(size, uint64(nd.size))
+	if !userOK(buf, c, true) {
+		return -eFAULT
+	}
+	copy(userBytes(buf, c), unsafe.Slice((*byte)(unsafe.Pointer(uintptr(nd.data))), c))
+	return int64(c)
+}
+
+func sysChmod(ino int64, mode uint64) int64 {
+	if ino < 0 {
+		return ino
+	}
+	if !writable(int32(ino)) {
+		return -eROFS
+	}
+	nd := ind(int32(ino))
+	nd.mode = uint32(mode & 0o7777)
+	touch(nd, false, true)
+	return 0
+}
+
+func sysChown(ino int64, uid, gid uint64) int64 {
+	if ino < 0 {
+		return ino
+	}
+	if !writable(int32(ino)) {
+		return -eROFS
+	}
+	nd := ind(int32(ino))
+	if uint32(uid) != ^uint32(0) {
+		nd.uid = uint32(uid)
+	}
+	if uint32(gid) != ^uint32(0) {
+		nd.gid = uint32(gid)
+	}
+	touch(nd, false, true)
+	return 0
+}
+
+const (
+	utimeNow  = 1<<30 - 1
+	utimeOmit = 1<<30 - 2
+)
+
+func sysUtimensat(dirfd, path, times, flags uint64) int64 {
+	var ino int64
+	if path == 0 { // futimens: dirfd is the file
+		ino = fdInode(dirfd)
+	} else {
+		ino = resolveAt(dirfd, path, flags)
+	}
+	if ino < 0 {
+		return ino
+	}
+	now := clockNow(clockRealtime)
+	at, mt := now, now
+	if times != 0 {
+		if !userOK(times, 32, false) {
+			return -eFAULT
+		}
+		get := func(p uint64, cur int64) (int64, bool) {
+			sec, nsec := int64(*userU64(p)), int64(*userU64(p + 8))
+			switch nsec {
+			case utimeNow:
+				return now, true
+			case utimeOmit:
+				return cur, true
+			}
+			if nsec < 0 || nsec >= 1e9 {
+				return 0, false
+			}
+			return sec*1e9 + nsec, true
+		}
+		nd := ind(int32(ino))
+		var ok1, ok2 bool
+		at, ok1 = get(times, nd.atime)
+		mt, ok2 = get(times+16, nd.mtime)
+		if !ok1 || !ok2 {
+			return -eINVAL
+		}
+	}
+	if !writable(int32(ino)) {
+		return -eROFS
+	}
+	nd := ind(int32(ino))
+	nd.atime, nd.mtime, nd.ctime = at, mt, now
+	return 0
+}
+
+func sysTruncate(ino, size int64) int64 {
+	if ino < 0 {
+		return ino
+	}
+	nd := ind(int32(ino))
+	switch {
+	case nd.kind == ndDir:
+		return -eISDIR
+	case !writable(int32(ino)):
+		return -eROFS
+	case nd.kind != ndReg:
+		return -eINVAL
+	case size < 0:
+		return -eINVAL
+	case uint64(size) > tmpCapacity(tmpMaxHeight):
+		return -eFBIG
+	}
+	tmpTruncate(nd, size)
+	touch(nd, true, true)
+	return 0
+}
+
+func sysFtruncate(fd uint64, size int64) int64 {
+	f := fdGet(int(int32(fd)))
+	if f == nil {
+		return -eBADF
+	}
+	if f.kind != fkFile || !canWrite(f) {
+		return -eINVAL
+	}
+	return sysTruncate(int64(f.node), size)
+}
+
+// sysFallocate reserves the pages of [off, off+n) (mode 0 only).
+func sysFallocate(fd, mode uint64, off, n int64) int64 {
+	f := fdGet(int(int32(fd)))
+	if f == nil {
+		return -eBADF
+	}
+	if mode != 0 {
+		return -eOPNOTSUPP
+	}
+	if off < 0 || n <= 0 {
+		return -eINVAL
+	}
+	if f.kind != fkFile || !canWrite(f) {
+		return -eBADF
+	}
+	nd := ind(f.node)
+	if nd.kind != ndReg {
+		return -eNODEV
+	}
+	if uint64(off+n) > tmpCapacity(tmpMaxHeight) {
+		return -eFBIG
+	}
+	for pg := uint64(off) / pageSize; pg <= uint64(off+n-1)/pageSize; pg++ {
+		if tmpPage(nd, pg, true) == 0 {
+			return -eNOSPC
+		}
+	}
+	if off+n > nd.size {
+		nd.size = off + n
+	}
+	touch(nd, false, true)
+	return 0
+}
+
+// Magic numbers of struct statfs f_type.
+const (
+	tmpfsMagic = 0x01021994
+	ramfsMagic = 0x858458f6
+)
+
+func sysStatfs(ino int64, buf uint64) int64 {
+	if ino < 0 {
+		return ino
+	}
+	if !userOK(buf, 120, true) {
+		return -eFAULT
+	}
+	b := userBytes(buf, 120)
+	clear(b)
+	w := func(off int, v uint64) { *(*uint64)(unsafe.Pointer(&b[off])) = v }
+	maxInodes := uint64(maxTablePages * inodesPerPage)
+	used := uint64(inodeSlots)
+	w(8, pageSize) // f_bsize
+	if ind(int32(ino)).fs == fsTmp {
+		w(0, tmpfsMagic)
+		w(16, tmpMaxPages)          // f_blocks
+		w(24, tmpMaxPages-tmpPages) // f_bfree
+		w(32, tmpMaxPages-tmpPages) // f_bavail
+		w(96, 0x2|0x4)              // f_flags: ST_NOSUID ST_NODEV
+	} else {
+		w(0, ramfsMagic)
+		w(96, 1|0x2|0x4) // ST_RDONLY ST_NOSUID ST_NODEV
+	}
+	w(40, maxInodes)      // f_files
+	w(48, maxInodes-used) // f_ffree
+	*(*uint32)(unsafe.Pointer(&b[56])) = uint32(ind(int32(ino)).fs)
+	w(64, 255)      // f_namelen
+	w(72, pageSize) // f_frsize
+	return 0
+}

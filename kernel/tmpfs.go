@@ -1,0 +1,174 @@
+package kernel
+
+import "unsafe"
+
+// tmpfs regular files: contents in 4 KiB frames under a radix tree of
+// 512-entry tables, as in page tables. A tree of height h covers
+// 4096·512^(h-1) bytes (height 1: the root is the only data page; 0: no
+// pages). Missing pages are holes and read as zeros. Data and tables are
+// counted against tmpMaxPages (half of guest RAM, as Linux's default tmpfs
+// size); beyond it, or when guest memory runs out, writes fail with ENOSPC.
+
+var (
+	tmpPages    uint64 // frames holding tmpfs data and tables
+	tmpMaxPages uint64
+)
+
+const tmpMaxHeight = 5 // 2^48 bytes
+
+func tmpCapacity(h uint8) uint64 {
+	if h == 0 {
+		return 0
+	}
+	return pageSize << (9 * uint64(h-1))
+}
+
+func tmpAlloc() uint64 {
+	if tmpPages >= tmpMaxPages {
+		return 0
+	}
+	f := allocFrame()
+	if f != 0 {
+		tmpPages++
+	}
+	return f
+}
+
+func tmpRelease(f uint64) {
+	freeFrame(f)
+	tmpPages--
+}
+
+func slotAt(table, idx uint64) *uint64 {
+	return (*uint64)(unsafe.Pointer(uintptr(table + idx*8)))
+}
+
+// tmpPage returns the frame holding page pg of the file, allocating it and
+// its tables when alloc is set; 0 for a hole (or when memory is short).
+func tmpPage(nd *inode, pg uint64, alloc bool) uint64 {
+	for tmpCapacity(nd.height) < (pg+1)*pageSize {
+		if !alloc || nd.height == tmpMaxHeight {
+			return 0
+		}
+		if nd.height == 0 {
+			nd.height = 1
+			continue
+		}
+		if nd.data != 0 { // a new root above the old one
+			t := tmpAlloc()
+			if t == 0 {
+				return 0
+			}
+			*slotAt(t, 0) = nd.data
+			nd.data = t
+		}
+		nd.height++
+	}
+	slot := &nd.data
+	for lvl := nd.height; lvl > 1; lvl-- {
+		if *slot == 0 {
+			if !alloc {
+				return 0
+			}
+			if *slot = tmpAlloc(); *slot == 0 {
+				return 0
+			}
+		}
+		slot = slotAt(*slot, (pg>>(9*uint64(lvl-2)))&511)
+	}
+	if *slot == 0 && alloc {
+		*slot = tmpAlloc()
+	}
+	return *slot
+}
+
+// tmpFree frees the pages with index >= from below *slot, a level-lvl
+// node covering the pages from base, and the node itself when it keeps
+// nothing.
+func tmpFree(slot *uint64, lvl uint8, base, from uint64) {
+	if *slot == 0 {
+		return
+	}
+	span := uint64(1) << (9 * uint64(lvl-1))
+	if base+span <= from {
+		return
+	}
+	if lvl > 1 {
+		child := span >> 9
+		for i := uint64(0); i < 512; i++ {
+			if cb := base + i*child; cb+child > from {
+				tmpFree(slotAt(*slot, i), lvl-1, cb, from)
+			}
+		}
+	}
+	if base >= from {
+		tmpRelease(*slot)
+		*slot = 0
+	}
+}
+
+// tmpTruncate sets the size of a tmpfs file, freeing the pages past it and
+// zeroing the tail of the last one (so growing again reads zeros).
+func tmpTruncate(nd *inode, size int64) {
+	if size < nd.size {
+		keep := (uint64(size) + pageSize - 1) / pageSize
+		tmpFree(&nd.data, nd.height, 0, keep)
+		if nd.data == 0 {
+			nd.height = 0
+		}
+		if in := uint64(size) % pageSize; in != 0 {
+			if f := tmpPage(nd, uint64(size)/pageSize, false); f != 0 {
+				clear(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(f+in))), pageSize-in))
+			}
+		}
+	}
+	nd.size = size
+}
+
+// tmpRead copies file bytes [off, off+n) into user memory at p (validated).
+func tmpRead(nd *inode, p, n uint64, off int64) int64 {
+	if off >= nd.size {
+		return 0
+	}
+	n = min(n, uint64(nd.size-off))
+	for done := uint64(0); done < n; {
+		pos := uint64(off) + done
+		in := pos % pageSize
+		c := min(pageSize-in, n-done)
+		dst := userBytes(p+done, c)
+		if f := tmpPage(nd, pos/pageSize, false); f != 0 {
+			copy(dst, unsafe.Slice((*byte)(unsafe.Pointer(uintptr(f+in))), c))
+		} else {
+			clear(dst)
+		}
+		done += c
+	}
+	return int64(n)
+}
+
+// tmpWrite copies user memory [p, p+n) (validated) into the file at off.
+func tmpWrite(nd *inode, p, n uint64, off int64) int64 {
+	if uint64(off)+n > tmpCapacity(tmpMaxHeight) {
+		return -eFBIG
+	}
+	done := uint64(0)
+	for done < n {
+		pos := uint64(off) + done
+		in := pos % pageSize
+		c := min(pageSize-in, n-done)
+		f := tmpPage(nd, pos/pageSize, true)
+		if f == 0 {
+			break
+		}
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(f+in))), c), userBytes(p+done, c))
+		done += c
+	}
+	if done == 0 && n > 0 {
+		return -eNOSPC
+	}
+	if end := off + int64(done); end > nd.size {
+		nd.size = end
+	}
+	touch(nd, true, true)
+	return int64(done)
+}

@@ -1,0 +1,212 @@
+package kernel
+
+import (
+	"unsafe"
+
+	"github.com/motevm/mote/abi"
+)
+
+// The tree at boot: the library OS's own files, the image's sealed files
+// (abi/files.go) merged over them, /tmp, and the working directory.
+
+// Generated text files (inode.data of ndText).
+const (
+	txtHostname = iota
+	txtHosts
+	txtResolv
+	txtPasswd
+	txtGroup
+	txtMounts
+)
+
+const (
+	passwdTxt = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+	groupTxt  = "root:x:0:\nnogroup:x:65534:\n"
+)
+
+var (
+	hostname    [65]byte
+	hostnameLen int
+	hostnameTxt [66]byte // hostname + "\n"
+	mountsTxt   textBuf
+	exeTarget   [256]byte // /proc/self/exe's target
+)
+
+func textOf(id uint64) string {
+	switch id {
+	case txtHostname:
+		return unsafe.String(&hostnameTxt[0], hostnameLen+1)
+	case txtHosts:
+		return hostsTxt.str()
+	case txtResolv:
+		return resolvTxt.str()
+	case txtPasswd:
+		return passwdTxt
+	case txtGroup:
+		return groupTxt
+	case txtMounts:
+		return mountsTxt.str()
+	}
+	return ""
+}
+
+// mk adds an inode named name (a static string) to dir; it returns the inode.
+func mk(dir int32, name string, kind uint8, mode uint32, data uint64) int32 {
+	ino := newInode(kind, fsRoot, mode)
+	if ino == 0 || dirAdd(dir, unsafe.Slice(unsafe.StringData(name), len(name)), ino, true) < 0 {
+		kpanic("mote: out of memory building the file tree")
+	}
+	ind(ino).data = data
+	return ino
+}
+
+func mkSymlink(dir int32, name string, target []byte) {
+	ino := mk(dir, name, ndSymlink, 0o777, uint64(uintptr(unsafe.Pointer(unsafe.SliceData(target)))))
+	ind(ino).size = int64(len(target))
+}
+
+func treeInit(b *abi.BootInfo) {
+	tmpMaxPages = b.MemSize / pageSize / 2
+	root := newInode(ndDir, fsRoot, 0o755)
+	if root != rootIno {
+		kpanic("mote: file tree: bad root")
+	}
+	ind(root).parent = root
+	ind(root).opens++ // the working directory
+
+	dev := mk(root, "dev", ndDir, 0o755, 0)
+	mk(dev, "null", ndNull, 0o666, 0)
+	mk(dev, "zero", ndZero, 0o666, 0)
+	mk(dev, "random", ndRandom, 0o666, 0)
+	mk(dev, "urandom", ndRandom, 0o666, 0)
+	etc := mk(root, "etc", ndDir, 0o755, 0)
+	hostnameTxt[hostnameLen] = '\n'
+	mk(etc, "hostname", ndText, 0o644, txtHostname)
+	mk(etc, "hosts", ndText, 0o644, txtHosts)
+	mk(etc, "resolv.conf", ndText, 0o644, txtResolv)
+	mk(etc, "passwd", ndText, 0o644, txtPasswd)
+	mk(etc, "group", ndText, 0o644, txtGroup)
+	proc := mk(root, "proc", ndDir, 0o555, 0)
+	self := mk(proc, "self", ndDir, 0o555, 0)
+	mk(self, "mounts", ndText, 0o444, txtMounts)
+	mkSymlink(proc, "mounts", []byte("self/mounts"))
+	n := exePath(b)
+	mkSymlink(self, "exe", exeTarget[:n])
+	mk(root, "sys", ndDir, 0o555, 0)
+	tmp := mk(root, "tmp", ndDir, 0o1777, 0)
+	ind(tmp).fs = fsTmp
+
+	m := &mountsTxt
+	m.s("rootfs / rootfs ro 0 0\ntmpfs /tmp tmpfs rw,nosuid,nodev,size=")
+	m.dec(tmpMaxPages * 4)
+	m.s("k,mode=1777 0 0\n")
+
+	if b.FilesLen != 0 {
+		sealedInit(b.FilesGPA, b.FilesLen)
+	}
+	workdirInit(b)
+}
+
+// exePath writes /proc/self/exe's target: "/" + the program name (argv[0]
+// is the image's name; the image is not a file in the guest).
+func exePath(b *abi.BootInfo) int {
+	strs := unsafe.Slice((*byte)(unsafe.Pointer(uintptr(b.StringsGPA))), b.StringsLen)
+	n := 0
+	if b.Argc == 0 || len(strs) == 0 || strs[0] != '/' {
+		exeTarget[0] = '/'
+		n = 1
+	}
+	for i := 0; b.Argc > 0 && i < len(strs) && strs[i] != 0 && n < len(exeTarget); i++ {
+		exeTarget[n] = strs[i]
+		n++
+	}
+	return n
+}
+
+// sealedInit adds the archive's entries to the tree. Its directories merge
+// with the library OS's; its files replace generated ones of the same path
+// (a sealed /etc/hosts wins). The monitor checked the archive
+// (abi.CheckFiles): parents come before children.
+func sealedInit(base, size uint64) {
+	count := uint64(*(*uint32)(unsafe.Pointer(uintptr(base + 8))))
+	namesOff := *(*uint64)(unsafe.Pointer(uintptr(base + 16)))
+	// The inode of each entry, kept in a scratch run of frames.
+	pages := (count*4 + pageSize - 1) / pageSize
+	inos := kallocPages(pages)
+	if inos == 0 {
+		kpanic("mote: out of memory loading the sealed files")
+	}
+	inoOf := func(i uint64) *int32 { return (*int32)(unsafe.Pointer(uintptr(inos + i*4))) }
+	*inoOf(0) = rootIno
+	for i := uint64(1); i < count; i++ {
+		e := (*[abi.FileEntrySize]byte)(unsafe.Pointer(uintptr(base + abi.FilesHeaderSize + i*abi.FileEntrySize)))
+		fe := abi.GetFileEntry(e[:])
+		dir := *inoOf(uint64(fe.Parent))
+		if dir == 0 {
+			continue // below an entry that was skipped
+		}
+		name := unsafe.Slice((*byte)(unsafe.Pointer(uintptr(base+namesOff+uint64(fe.NameOff)))), fe.NameLen)
+		var kind uint8
+		switch fe.Mode & abi.ModeTypeMask {
+		case abi.ModeDir:
+			kind = ndDir
+		case abi.ModeSymlink:
+			kind = ndSymlink
+		default:
+			kind = ndSealed
+		}
+		if old := dirLookup(dir, name); old != 0 {
+			oi := den(old).ino
+			if kind == ndDir && ind(oi).kind == ndDir {
+				*inoOf(i) = oi // merge
+				continue
+			}
+			if ind(oi).fs != fsRoot || ind(oi).kind == ndDir {
+				continue // never over /tmp or a directory
+			}
+			dirRemove(dir, old)
+			ind(oi).nlink--
+		}
+		ino := newInode(kind, fsRoot, fe.Mode)
+		if ino == 0 || dirAdd(dir, name, ino, true) < 0 {
+			kpanic("mote: out of memory loading the sealed files")
+		}
+		nd := ind(ino)
+		nd.atime, nd.mtime, nd.ctime = fe.Mtime, fe.Mtime, fe.Mtime
+		if kind != ndDir {
+			nd.data, nd.size = base+fe.Off, int64(fe.Size)
+		}
+		*inoOf(i) = ino
+	}
+}
+
+// workdirInit enters the working directory the monitor passed after the
+// environment, when it exists.
+func workdirInit(b *abi.BootInfo) {
+	strs := unsafe.Slice((*byte)(unsafe.Pointer(uintptr(b.StringsGPA))), b.StringsLen)
+	i, skip := 0, int(b.Argc+b.Envc)
+	for ; skip > 0 && i < len(strs); i++ {
+		if strs[i] == 0 {
+			skip--
+		}
+	}
+	if i >= len(strs) || strs[i] != '/' {
+		return
+	}
+	w := &walkers[0]
+	n := 0
+	for i < len(strs) && strs[i] != 0 && n < len(w.buf) {
+		w.buf[n] = strs[i]
+		n++
+		i++
+	}
+	w.n = n
+	r, err := w.walk(rootIno, wFollow)
+	if err < 0 || ind(r.ino).kind != ndDir {
+		kprint("mote: the working directory ")
+		kprint(unsafe.String(&w.buf[0], n))
+		kprint(" does not exist in the guest; starting in /\n")
+		return
+	}
+	sysChdir(int64(r.ino))
+}

@@ -10,7 +10,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,6 +33,7 @@ type testFlags struct {
 	memory                           string
 	cpus                             int
 	env                              []string
+	parallel                         int // -p: packages built and tested at once
 }
 
 // binaryArgs are the test binary's flags, as go test passes them.
@@ -71,8 +74,15 @@ func newTestCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Run packages' tests inside mote unikernels, like go test",
 		Long: `Test builds the test binary of each package named (package patterns as for
 go test; default the current directory) with the library OS, boots it in its
-own unikernel, streams its output, and prints an ok or FAIL line per package.
+own unikernel, and prints its output and an ok or FAIL line per package.
 It exits with status 1 if any package failed, 0 otherwise.
+
+Up to -p packages are built and tested at once, each in its own unikernel
+(so up to -p times the -m memory is in use). As with go test, the packages
+are reported in the order listed, each one's output together: the output of
+the first unfinished package is shown as it comes, the others' is held until
+their turn. With more than one package the test binaries read no standard
+input. Benchmarks (-bench) of different packages run one at a time.
 
 Flags are written as for go test (-run X, -v, --run=X all work):
   -run, -skip REGEXP     the tests and examples to run or skip
@@ -85,6 +95,8 @@ Flags are written as for go test (-run X, -v, --run=X all work):
   -m, -memory SIZE       guest RAM per test binary (default 512M)
   -cpus N                virtual CPUs per test binary (default 1)
   -e KEY=VALUE           environment variable in the guest (repeatable)
+  -p N                   packages built and tested at once (default the
+                         number of CPUs)
 
 The test binary runs with / as its working directory and the guest's small
 read-only file tree, so tests that read testdata/ files fail until mote can
@@ -116,27 +128,26 @@ share directories with the guest.`,
 			if f.cpus < 1 || f.cpus > abi.MaxCPUs {
 				return fmt.Errorf("mote: --cpus %d is out of range (1 to %d)", f.cpus, abi.MaxCPUs)
 			}
+			if f.parallel < 1 {
+				return fmt.Errorf("mote: -p %d: want at least 1", f.parallel)
+			}
 			for _, kv := range f.env {
 				if err := build.CheckEnv(kv); err != nil {
 					return fmt.Errorf("mote: -e: %v", err)
 				}
 			}
+			// SIGINT and SIGTERM stop the builds and every running guest
+			// (the guests run in this process, each in its own VM, and
+			// stop when ctx is cancelled); a second signal has its
+			// default effect.
 			ctx, stop := interruptible(cmd.Context())
 			defer stop()
+			go func() { <-ctx.Done(); stop() }()
 			pkgs, err := listPackages(ctx, patterns)
 			if err != nil {
 				return err
 			}
-			failed := false
-			for _, p := range pkgs {
-				if !testPackage(ctx, p, f, mem, extra, stdout, stderr) {
-					failed = true
-				}
-				if ctx.Err() != nil {
-					break
-				}
-			}
-			if failed {
+			if !testPackages(ctx, pkgs, f, mem, extra, stdout, stderr) {
 				return exitStatus(1)
 			}
 			return nil
@@ -171,6 +182,7 @@ func parseTestFlags(args []string) (*testFlags, []string, []string, error) {
 	fs.IntVar(&f.cpus, "cpus", 1, "")
 	fs.Var((*stringList)(&f.env), "e", "")
 	fs.Var((*stringList)(&f.env), "env", "")
+	fs.IntVar(&f.parallel, "p", runtime.NumCPU(), "")
 	var patterns, extra []string
 	for i, a := range args {
 		if a == "--" {
@@ -233,8 +245,36 @@ func firstLineOf(s string) string {
 	return s
 }
 
-// testPackage builds and runs one package's tests; it reports success.
-func testPackage(ctx context.Context, p pkgInfo, f *testFlags, mem uint64, extra []string, stdout, stderr io.Writer) bool {
+// testPackages tests pkgs, up to f.parallel at once, and reports whether all
+// passed.
+func testPackages(ctx context.Context, pkgs []pkgInfo, f *testFlags, mem uint64, extra []string, stdout, stderr io.Writer) bool {
+	// Only a lone package's tests get mote's standard input: several guests
+	// would take turns at it (go test gives test binaries none at all).
+	var stdin io.Reader
+	if len(pkgs) == 1 {
+		stdin = os.Stdin
+	}
+	return runOrdered(ctx, len(pkgs), f.parallel, stdout, stderr, func(ctx context.Context, i int, prev <-chan struct{}, stdout, stderr io.Writer) bool {
+		turn := func() bool { return true }
+		if f.bench != "" && prev != nil {
+			// Benchmarks run one package at a time, in order (as with
+			// go test), so that they do not compete for the CPUs.
+			turn = func() bool {
+				select {
+				case <-prev:
+					return true
+				case <-ctx.Done():
+					return false
+				}
+			}
+		}
+		return testPackage(ctx, pkgs[i], f, mem, extra, stdin, turn, stdout, stderr)
+	})
+}
+
+// testPackage builds and runs one package's tests; it reports success. turn
+// waits until the test binary may run (false: it must not).
+func testPackage(ctx context.Context, p pkgInfo, f *testFlags, mem uint64, extra []string, stdin io.Reader, turn func() bool, stdout, stderr io.Writer) bool {
 	res, err := build.BuildCached(ctx, build.Options{Args: []string{p.dir}, Test: true, Stderr: stderr})
 	if errors.Is(err, build.ErrNoTestFiles) {
 		fmt.Fprintf(stdout, "?   \t%s\t[no test files]\n", p.importPath)
@@ -244,6 +284,9 @@ func testPackage(ctx context.Context, p pkgInfo, f *testFlags, mem uint64, extra
 		fmt.Fprintf(stderr, "%v\n", err)
 		fmt.Fprintf(stdout, "FAIL\t%s [build failed]\n", p.importPath)
 		return false
+	}
+	if !turn() {
+		return false // interrupted before it ran: not reported, as with go test
 	}
 	runCtx := ctx
 	if f.timeout > 0 {
@@ -260,7 +303,7 @@ func testPackage(ctx context.Context, p pkgInfo, f *testFlags, mem uint64, extra
 		CPUs:        f.cpus,
 		Args:        append(f.binaryArgs(), extra...),
 		Env:         f.env,
-		Stdin:       os.Stdin,
+		Stdin:       stdin,
 		Stdout:      stdout,
 		Stderr:      stderr,
 		Context:     runCtx,
@@ -277,4 +320,102 @@ func testPackage(ctx context.Context, p pkgInfo, f *testFlags, mem uint64, extra
 	}
 	fmt.Fprintf(stdout, "ok  \t%s\t%.3fs\n", p.importPath, d.Seconds())
 	return true
+}
+
+// A pkgJob builds and tests package i, writing its output to stdout and
+// stderr, and reports success. prev is closed when package i-1's job has
+// returned (nil for the first package).
+type pkgJob func(ctx context.Context, i int, prev <-chan struct{}, stdout, stderr io.Writer) bool
+
+// runOrdered runs job for packages 0..n-1, up to par at once, started in
+// order, and reports whether all succeeded. The packages' output appears on
+// stdout and stderr in package order, each package's together: package i's
+// output is held until packages 0..i-1 are done, then shown, and from then
+// on passes straight through. Once ctx is cancelled no more packages are
+// started; those never started print nothing and count as failed.
+func runOrdered(ctx context.Context, n, par int, stdout, stderr io.Writer, job pkgJob) bool {
+	outs := make([]*pkgOutput, n)
+	done := make([]chan struct{}, n)
+	ok := make([]bool, n) // ok[i] is set before done[i] is closed
+	for i := range n {
+		outs[i] = &pkgOutput{w: [2]io.Writer{stdout, stderr}}
+		done[i] = make(chan struct{})
+	}
+	go func() {
+		sem := make(chan struct{}, par)
+		for i := range n {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+			}
+			if ctx.Err() != nil {
+				for ; i < n; i++ {
+					close(done[i])
+				}
+				return
+			}
+			var prev <-chan struct{}
+			if i > 0 {
+				prev = done[i-1]
+			}
+			go func() {
+				defer func() { <-sem }()
+				defer close(done[i])
+				ok[i] = job(ctx, i, prev, outs[i].stream(0), outs[i].stream(1))
+			}()
+		}
+	}()
+	all := true
+	for i := range n {
+		outs[i].goLive()
+		<-done[i]
+		all = all && ok[i]
+	}
+	return all
+}
+
+// pkgOutput is one package's standard output and error: held in order
+// until goLive, then passed through.
+type pkgOutput struct {
+	mu   sync.Mutex
+	w    [2]io.Writer // the real stdout and stderr
+	live bool
+	held []heldWrite
+}
+
+type heldWrite struct {
+	fd   int // 0: stdout, 1: stderr
+	data []byte
+}
+
+func (o *pkgOutput) stream(fd int) io.Writer { return pkgStream{o, fd} }
+
+// goLive writes what was held and lets later writes through.
+func (o *pkgOutput) goLive() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, h := range o.held {
+		o.w[h.fd].Write(h.data)
+	}
+	o.held, o.live = nil, true
+}
+
+type pkgStream struct {
+	o  *pkgOutput
+	fd int
+}
+
+func (s pkgStream) Write(p []byte) (int, error) {
+	o := s.o
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.live {
+		return o.w[s.fd].Write(p)
+	}
+	if k := len(o.held); k > 0 && o.held[k-1].fd == s.fd {
+		o.held[k-1].data = append(o.held[k-1].data, p...)
+	} else {
+		o.held = append(o.held, heldWrite{s.fd, append([]byte(nil), p...)})
+	}
+	return len(p), nil
 }

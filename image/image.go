@@ -31,9 +31,13 @@ type Image struct {
 	Path     string
 	Segments []Segment
 	Note     abi.Note
-	Config   abi.Config // baked args and env (empty if the image has none)
-	Start    uint64     // lowest segment vaddr
-	End      uint64     // highest segment vaddr+memsz (not rounded)
+	Config   abi.Config // baked args, env and working directory (empty if the image has none)
+	// Files says where the sealed files' archive lies in the file (the
+	// NoteTypeFiles note, checked to lie inside it); Len 0: no archive.
+	// ReadFiles reads it.
+	Files abi.FilesNote
+	Start uint64 // lowest segment vaddr
+	End   uint64 // highest segment vaddr+memsz (not rounded)
 
 	r    io.ReaderAt // the file
 	size uint64
@@ -93,6 +97,26 @@ func (img *Image) ReadSegment(s Segment, dst []byte) error {
 	}
 	n, err := img.r.ReadAt(dst[:s.Filesz], int64(s.Off))
 	if uint64(n) == s.Filesz {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		return fmt.Errorf("%s is truncated or corrupt", img.Path)
+	}
+	return fmt.Errorf("cannot read %s: %v", img.Path, err)
+}
+
+// ReadFiles reads the sealed files' archive into dst (len(dst) >=
+// img.Files.Len). It does not check the archive (abi.CheckFiles does).
+func (img *Image) ReadFiles(dst []byte) error {
+	n := img.Files.Len
+	if uint64(len(dst)) < n {
+		return errors.New("image: ReadFiles: short buffer")
+	}
+	if n == 0 {
+		return nil
+	}
+	got, err := img.r.ReadAt(dst[:n], int64(img.Files.Off))
+	if uint64(got) == n {
 		return nil
 	}
 	if err == nil || err == io.EOF {
@@ -166,6 +190,14 @@ func parse(path string, r io.ReaderAt, size uint64) (*Image, error) {
 					img.Note, haveNote = note, true
 				case abi.NoteTypeConfig:
 					cfgDesc = n.desc
+				case abi.NoteTypeFiles:
+					fn, err := abi.DecodeFilesNote(n.desc)
+					// The archive lies inside the file and holds at
+					// least its header; it is read on demand.
+					if err != nil || fn.Off > size || fn.Len > size-fn.Off || fn.Len < abi.FilesHeaderSize || img.Files.Len != 0 {
+						return nil, corrupt
+					}
+					img.Files = fn
 				}
 			}
 		case elf.PT_LOAD:

@@ -2,6 +2,7 @@ package image_test
 
 import (
 	"debug/elf"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -108,5 +109,115 @@ func TestOpenErrors(t *testing.T) {
 				t.Fatalf("error does not start with the path: %v", err)
 			}
 		})
+	}
+}
+
+// withFiles returns img (from imagetest.Build: one PT_NOTE) with a
+// NoteTypeFiles note added to its notes and archive appended at a
+// page-aligned file offset; fix, if set, alters the note's descriptor.
+func withFiles(t *testing.T, img, archive []byte, fix func(*abi.FilesNote)) []byte {
+	t.Helper()
+	le := binary.LittleEndian
+	phoff, phnum := le.Uint64(img[0x20:]), int(le.Uint16(img[0x38:]))
+	ph := -1
+	for i := 0; i < phnum; i++ {
+		if elf.ProgType(le.Uint32(img[phoff+uint64(i)*56:])) == elf.PT_NOTE {
+			ph = int(phoff) + i*56
+		}
+	}
+	if ph < 0 {
+		t.Fatal("no PT_NOTE")
+	}
+	off, size := le.Uint64(img[ph+8:]), le.Uint64(img[ph+0x20:])
+	notes := append([]byte(nil), img[off:off+size]...)
+	out := append([]byte(nil), img...)
+	for len(out)%4 != 0 {
+		out = append(out, 0)
+	}
+	noteOff := uint64(len(out))
+	fn := abi.FilesNote{Off: (noteOff + uint64(len(notes)) + 12 + 8 + abi.FilesNoteSize + 4095) &^ 4095, Len: uint64(len(archive))}
+	if fix != nil {
+		fix(&fn)
+	}
+	notes = le.AppendUint32(notes, 5)
+	notes = le.AppendUint32(notes, abi.FilesNoteSize)
+	notes = le.AppendUint32(notes, abi.NoteTypeFiles)
+	notes = append(notes, "mote\x00\x00\x00\x00"...)
+	notes = append(notes, fn.Encode()...)
+	out = append(out, notes...)
+	for len(out)%4096 != 0 {
+		out = append(out, 0)
+	}
+	out = append(out, archive...)
+	le.PutUint64(out[ph+8:], noteOff)
+	le.PutUint64(out[ph+0x20:], uint64(len(notes)))
+	le.PutUint64(out[ph+0x28:], uint64(len(notes)))
+	return out
+}
+
+func TestOpenFiles(t *testing.T) {
+	ar, err := abi.EncodeFiles([]abi.SealedFile{
+		{Path: "/srv/a.txt", Mode: abi.ModeReg | 0o644, Data: []byte("hello"), Mtime: 42},
+		{Path: "/srv/l", Mode: abi.ModeSymlink | 0o777, Data: []byte("a.txt")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := goodSpec()
+	spec.Config.Dir = "/srv"
+	p := write(t, withFiles(t, imagetest.Build(spec), ar, nil))
+	img, err := image.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	if img.Files.Len != uint64(len(ar)) || img.Files.Off%4096 != 0 || img.Config.Dir != "/srv" {
+		t.Fatalf("files %+v, config %+v", img.Files, img.Config)
+	}
+	if err := img.ReadFiles(make([]byte, len(ar)-1)); err == nil {
+		t.Error("ReadFiles into a short buffer")
+	}
+	buf := make([]byte, len(ar))
+	if err := img.ReadFiles(buf); err != nil {
+		t.Fatal(err)
+	}
+	files, err := abi.DecodeFiles(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 3 || files[1].Path != "/srv/a.txt" || string(files[1].Data) != "hello" || files[1].Mtime != 42 ||
+		files[2].Path != "/srv/l" || string(files[2].Data) != "a.txt" {
+		t.Fatalf("files %+v", files)
+	}
+
+	// An image without files.
+	img2, err := image.Open(write(t, imagetest.Build(goodSpec())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img2.Close()
+	if img2.Files != (abi.FilesNote{}) || img2.ReadFiles(nil) != nil {
+		t.Fatalf("files %+v", img2.Files)
+	}
+
+	// A files note that does not describe bytes of the file.
+	good := imagetest.Build(goodSpec())
+	for name, fix := range map[string]func(*abi.FilesNote){
+		"beyond the end":        func(n *abi.FilesNote) { n.Off += 1 << 20 },
+		"too long":              func(n *abi.FilesNote) { n.Len++ },
+		"wraps":                 func(n *abi.FilesNote) { n.Len = ^uint64(0) - n.Off + 2 },
+		"offset wraps":          func(n *abi.FilesNote) { n.Off = ^uint64(0) },
+		"shorter than a header": func(n *abi.FilesNote) { n.Len = abi.FilesHeaderSize - 1 },
+	} {
+		p := write(t, withFiles(t, good, ar, fix))
+		if _, err := image.Open(p); err == nil || err.Error() != p+" is truncated or corrupt" {
+			t.Errorf("%s: Open = %v", name, err)
+		}
+	}
+	// Truncated: the archive is cut short.
+	full := withFiles(t, good, ar, nil)
+	p = write(t, full[:len(full)-1])
+	if _, err := image.Open(p); err == nil || err.Error() != p+" is truncated or corrupt" {
+		t.Errorf("truncated archive: Open = %v", err)
 	}
 }

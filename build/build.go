@@ -14,13 +14,17 @@
 //     in mote are extracted to a cache directory and made available through a
 //     temporary go.mod (go build -modfile) that requires and replaces mote;
 //   - after linking, a PT_NOTE segment that describes the entry points and
-//     carries the baked arguments and environment is added to the ELF file.
+//     carries the baked arguments, environment and working directory is
+//     added to the ELF file, followed by the sealed files (Options.Seal;
+//     for a test binary, the package's directory and testdata, see
+//     sealTest) if there are any.
 package build
 
 import (
 	"bytes"
 	"context"
 	"debug/elf"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,10 +46,24 @@ type Options struct {
 	Env     []string // KEY=VALUE entries baked into the image
 	RunArgs []string // arguments baked into the image (after argv[0])
 	// Test builds the package's test binary (go test -c) instead of a
-	// main package: the image runs the package's tests.
+	// main package: the image runs the package's tests. Its image also
+	// seals the package's directory and testdata directories at their
+	// host paths, and starts in the package's directory (see sealTest).
 	Test    bool
 	Verbose bool      // print the go commands and what was rewritten
 	Stderr  io.Writer // go's diagnostics; nil means os.Stderr
+
+	// Seal is the read-only file tree baked into the image (mote build
+	// --dir and --file); specs may share directories but not files.
+	Seal []SealSpec
+	// WorkDir is the guest's initial working directory, baked into the
+	// image (abi.Config.Dir): an absolute path; "" means "/" (for Test,
+	// the package's directory).
+	WorkDir string
+
+	// cacheDir, if set, is where the image goes, named by cacheKey
+	// (BuildCached); Output is then ignored.
+	cacheDir string
 }
 
 // Result describes a built image.
@@ -61,6 +79,10 @@ type Result struct {
 	// Rewritten is the number of SYSCALL instructions replaced, in
 	// RewrittenFiles assembly files.
 	Rewritten, RewrittenFiles int
+	// SealedFiles is the number of entries (files, directories, links) in
+	// the sealed tree, SealedBytes the size of its archive in the image.
+	SealedFiles int
+	SealedBytes int64
 }
 
 // KernelPackage is the import path of the library OS.
@@ -112,6 +134,11 @@ type builder struct {
 	// userDir maps the synthesized main module directory back to the
 	// user's directory in messages (modeNoModule).
 	synthDir, userDir string
+	seal              *sealer
+	guestDir          string // the guest's working directory (abi.Config.Dir)
+	// buildGOROOT is the GOROOT the go commands use: env.GOROOT, or the
+	// shadow GOROOT of a standard-library test (setupStdTest).
+	buildGOROOT string
 }
 
 // Build builds the image described by opts.
@@ -151,12 +178,32 @@ func build(ctx context.Context, opts Options, keepSame bool) (*Result, error) {
 	if len(opts.Args) == 0 {
 		opts.Args = []string{"."}
 	}
+	cmdName := "mote build"
+	if opts.Test {
+		cmdName = "mote test"
+	}
+	guestDir := ""
+	if opts.WorkDir != "" {
+		d, err := CheckWorkDir(opts.WorkDir)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", cmdName, err)
+		}
+		guestDir = d
+	}
+	// The sealed files are gathered first: a missing file is reported
+	// before anything is built.
+	seal := newSealer(cmdName)
+	for _, s := range opts.Seal {
+		if err := seal.addSpec(s, opts.Dir); err != nil {
+			return nil, err
+		}
+	}
 
 	gt, err := newGoTool(opts.Verbose, opts.Stderr)
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{opts: opts, gt: gt, overlay: map[string]string{}}
+	b := &builder{opts: opts, gt: gt, overlay: map[string]string{}, seal: seal, guestDir: guestDir}
 	if err := b.classify(); err != nil {
 		return nil, err
 	}
@@ -343,6 +390,7 @@ func (b *builder) run(ctx context.Context, keepSame bool) (*Result, error) {
 		return nil, err
 	}
 	b.env = env
+	b.buildGOROOT = env.GOROOT
 	if err := b.setupModule(env); err != nil {
 		return nil, err
 	}
@@ -362,6 +410,10 @@ func (b *builder) run(ctx context.Context, keepSame bool) (*Result, error) {
 		return nil, err
 	}
 	name := b.programName(p)
+	pkgDir := p.Dir // on the host (setupStdTest points p.Dir into the shadow GOROOT)
+	if b.mode == modeNoModule {
+		pkgDir = b.userDir
+	}
 
 	// Link the library OS into it.
 	kfile := filepath.Join(p.Dir, KernelImportFile)
@@ -399,6 +451,15 @@ func (b *builder) run(ctx context.Context, keepSame bool) (*Result, error) {
 		return nil, fmt.Errorf("mote build: %v", err)
 	}
 	b.overlay[kfile] = ksrc
+	if b.opts.Test {
+		if err := b.sealTest(p, pkgDir); err != nil {
+			return nil, err
+		}
+	}
+	archive, err := b.seal.encode()
+	if err != nil {
+		return nil, err
+	}
 	pattern := b.pattern
 	if b.files {
 		pattern = append(append([]string(nil), pattern...), kfile)
@@ -446,12 +507,14 @@ func (b *builder) run(ctx context.Context, keepSame bool) (*Result, error) {
 		return nil, fmt.Errorf("mote build: go build: %v", err)
 	}
 
-	img, note, err := b.makeImage(linked)
+	img, note, err := b.makeImage(linked, archive)
 	if err != nil {
 		return nil, err
 	}
 	out := b.opts.Output
-	if out == "" {
+	if b.opts.cacheDir != "" {
+		out = filepath.Join(b.opts.cacheDir, cacheKey(b.opts, b.guestDir, archiveSum(archive))+".img")
+	} else if out == "" {
 		out = filepath.Join(b.opts.Dir, name+".img")
 	} else {
 		if !filepath.IsAbs(out) {
@@ -461,7 +524,11 @@ func (b *builder) run(ctx context.Context, keepSame bool) (*Result, error) {
 			out = filepath.Join(out, name+".img")
 		}
 	}
-	res := &Result{Image: out, Note: note, Size: int64(len(img)), Name: name, Rewritten: nRewritten, RewrittenFiles: nFiles}
+	res := &Result{Image: out, Note: note, Size: int64(len(img)), Name: name, Rewritten: nRewritten, RewrittenFiles: nFiles,
+		SealedBytes: int64(len(archive))}
+	if archive != nil {
+		res.SealedFiles = int(binary.LittleEndian.Uint32(archive[8:])) - 1 // not "/"
+	}
 	if keepSame && sameContents(out, img) {
 		res.Unchanged = true
 		return res, nil
@@ -690,8 +757,9 @@ func isMajorVersion(s string) bool {
 	return true
 }
 
-// makeImage adds the mote notes to the linked program.
-func (b *builder) makeImage(linked string) ([]byte, abi.Note, error) {
+// makeImage adds the mote notes, and the sealed files' archive (nil:
+// none), to the linked program.
+func (b *builder) makeImage(linked string, archive []byte) ([]byte, abi.Note, error) {
 	data, err := os.ReadFile(linked)
 	if err != nil {
 		return nil, abi.Note{}, fmt.Errorf("mote build: %v", err)
@@ -707,8 +775,8 @@ func (b *builder) makeImage(linked string) ([]byte, abi.Note, error) {
 	if b.net {
 		note.Flags |= abi.NoteFlagNet
 	}
-	cfg := abi.Config{Args: b.opts.RunArgs, Env: b.opts.Env}
-	img, err := addNoteSegment(data, moteNotes(note, cfg))
+	cfg := abi.Config{Args: b.opts.RunArgs, Env: b.opts.Env, Dir: b.guestDir}
+	img, err := addNoteSegment(data, moteNotes(note, cfg), archive)
 	if err != nil {
 		return nil, abi.Note{}, err
 	}

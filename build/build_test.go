@@ -516,3 +516,307 @@ func TestBuildXSys(t *testing.T) {
 		t.Errorf("the module's files changed")
 	}
 }
+
+// segmentsOf returns the loaded segments of an image and their contents.
+func segmentsOf(t *testing.T, path string) ([]image.Segment, [][]byte) {
+	t.Helper()
+	img, err := image.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	var data [][]byte
+	for _, s := range img.Segments {
+		b := make([]byte, s.Filesz)
+		if err := img.ReadSegment(s, b); err != nil {
+			t.Fatal(err)
+		}
+		data = append(data, b)
+	}
+	return img.Segments, data
+}
+
+// readSealed opens an image and returns its config and sealed files.
+func readSealed(t *testing.T, path string) (abi.Config, map[string]abi.SealedFile) {
+	t.Helper()
+	img, err := image.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	if img.Files.Len == 0 {
+		return img.Config, nil
+	}
+	if img.Files.Off%4096 != 0 {
+		t.Errorf("archive at file offset %#x, not page aligned", img.Files.Off)
+	}
+	buf := make([]byte, img.Files.Len)
+	if err := img.ReadFiles(buf); err != nil {
+		t.Fatal(err)
+	}
+	return img.Config, sealedMap(t, buf)
+}
+
+// TestBuildSealed builds examples/hello with sealed files and a working
+// directory: the program's segments are those of the plain build, and the
+// archive round-trips through the monitor's image loader.
+func TestBuildSealed(t *testing.T) {
+	needGo(t)
+	isolateCache(t)
+	out := t.TempDir()
+	data := t.TempDir()
+	mt := makeTree(t, data)
+	plain, err := Build(context.Background(), Options{Dir: repoRoot(t), Args: []string{"./examples/hello"}, Output: filepath.Join(out, "plain.img")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{
+		Dir:     repoRoot(t),
+		Args:    []string{"./examples/hello"},
+		Output:  filepath.Join(out, "sealed.img"),
+		Seal:    []SealSpec{{Host: data, Guest: "/srv/data", Flag: "--dir data:/srv/data"}, {Host: filepath.Join(data, "a.txt"), Guest: "/etc/a.txt"}},
+		WorkDir: "/srv/data",
+	}
+	sealed, err := Build(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sealed.SealedFiles != 14 || sealed.SealedBytes == 0 || plain.SealedFiles != 0 || plain.SealedBytes != 0 {
+		t.Errorf("sealed %d files in %d bytes; plain %d, %d", sealed.SealedFiles, sealed.SealedBytes, plain.SealedFiles, plain.SealedBytes)
+	}
+	s0, d0 := segmentsOf(t, plain.Image)
+	s1, d1 := segmentsOf(t, sealed.Image)
+	if !reflect.DeepEqual(s0, s1) {
+		t.Fatalf("segments differ:\n%+v\n%+v", s0, s1)
+	}
+	for i := range d0 {
+		if s0[i].Off == 0 {
+			continue // the headers
+		}
+		if !bytes.Equal(d0[i], d1[i]) {
+			t.Errorf("segment %d at %#x differs", i, s0[i].Vaddr)
+		}
+	}
+	cfg, files := readSealed(t, sealed.Image)
+	if cfg.Dir != "/srv/data" {
+		t.Errorf("working directory %q", cfg.Dir)
+	}
+	checkEntry(t, files, "/srv/data/bin/run.sh", abi.ModeReg|0o755, "#!/bin/sh\n", mt)
+	checkEntry(t, files, "/srv/data/link", abi.ModeSymlink|0o777, "sub/nested/deep.txt", time.Time{})
+	checkEntry(t, files, "/etc/a.txt", abi.ModeReg|0o644, "hello\n", mt)
+	if cfg, files := readSealed(t, plain.Image); files != nil || cfg.Dir != "" {
+		t.Errorf("plain image: dir %q, files %v", cfg.Dir, files)
+	}
+
+	// Errors come before the build.
+	bad := opts
+	bad.WorkDir = "rel"
+	if _, err := Build(context.Background(), bad); err == nil || err.Error() != `mote build: working directory "rel" is not an absolute path` {
+		t.Errorf("relative working directory: %v", err)
+	}
+	bad = opts
+	bad.Seal = []SealSpec{{Host: "nope", Guest: "/x", Flag: "--file nope:/x"}}
+	if _, err := Build(context.Background(), bad); err == nil || err.Error() != "mote build: --file nope:/x: nope: no such file or directory" {
+		t.Errorf("missing host file: %v", err)
+	}
+
+	// The image cache: the sealed contents and the working directory are
+	// in the key.
+	opts.Output = ""
+	r1, err := BuildCached(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := BuildCached(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.Image != r1.Image || !r2.Unchanged {
+		t.Errorf("unchanged sealed files: %s (unchanged %v), first %s", r2.Image, r2.Unchanged, r1.Image)
+	}
+	if err := os.WriteFile(filepath.Join(data, "sub", "nested", "deep.txt"), []byte("changed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r3, err := BuildCached(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r3.Image == r1.Image {
+		t.Errorf("a changed sealed file kept the cache entry")
+	}
+	if _, files := readSealed(t, r3.Image); string(files["/srv/data/sub/nested/deep.txt"].Data) != "changed" {
+		t.Errorf("the rebuilt image has the old contents")
+	}
+	os.Chtimes(filepath.Join(data, "a.txt"), mt.Add(time.Hour), mt.Add(time.Hour))
+	r4, err := BuildCached(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r4.Image == r3.Image {
+		t.Errorf("a changed modification time kept the cache entry")
+	}
+	opts.WorkDir = "/"
+	r5, err := BuildCached(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r5.Image == r4.Image {
+		t.Errorf("another working directory kept the cache entry")
+	}
+}
+
+// allowTmp lets tests seal files below /tmp (t.TempDir), which the guest
+// reserves for its tmpfs.
+func allowTmp(t *testing.T) {
+	old := reservedGuestDirs
+	reservedGuestDirs = []string{"/dev", "/proc", "/sys"}
+	t.Cleanup(func() { reservedGuestDirs = old })
+}
+
+// TestBuildTestSealed: a test binary's image holds its package's files,
+// testdata and the testdata above it up to the module root, at their host
+// paths, and starts in the package's directory.
+func TestBuildTestSealed(t *testing.T) {
+	needGo(t)
+	isolateCache(t)
+	top := t.TempDir()
+	mod := filepath.Join(top, "mod")
+	writeFiles(t, top, map[string]string{
+		"testdata/outside.txt":       "above the module",
+		"mod/go.mod":                 "module example.com/m\n\ngo 1.26\n",
+		"mod/testdata/root.txt":      "root",
+		"mod/a/testdata/a.txt":       "a",
+		"mod/a/b/b.go":               "package b\n",
+		"mod/a/b/b_test.go":          "package b\n\nimport \"testing\"\n\nfunc TestB(t *testing.T) {}\n",
+		"mod/a/b/data.json":          "{}",
+		"mod/a/b/testdata/t.txt":     "t",
+		"mod/a/b/testdata/deep/d.go": "package ignored\n",
+		"mod/a/b/sub/x.go":           "package sub\n",
+		"mod/a/b/sub/testdata/s.txt": "s",
+		"mod/c/testdata/c.txt":       "c",
+	})
+	pkg := filepath.Join(mod, "a", "b")
+	goroot := goEnvValue(t, "GOROOT")
+	zoneinfo, zerr := os.ReadFile(filepath.Join(goroot, "lib", "time", "zoneinfo.zip"))
+
+	// In /tmp, the package's files cannot be sealed at their paths.
+	var stderr bytes.Buffer
+	res, err := Build(context.Background(), Options{Dir: pkg, Test: true, Output: t.TempDir(), Stderr: &stderr})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	cfg, files := readSealed(t, res.Image)
+	if strings.HasPrefix(pkg, "/tmp/") {
+		if !strings.Contains(stderr.String(), "mote test: note: "+pkg+" is in /tmp") || cfg.Dir != "" {
+			t.Errorf("package in /tmp: dir %q, stderr %q", cfg.Dir, stderr.String())
+		}
+		for p := range files {
+			if strings.HasPrefix(p, "/tmp") {
+				t.Errorf("%s sealed", p)
+			}
+		}
+	}
+
+	allowTmp(t)
+	res, err = Build(context.Background(), Options{Dir: pkg, Test: true, Output: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, files = readSealed(t, res.Image)
+	if cfg.Dir != pkg {
+		t.Errorf("working directory %q, want %s", cfg.Dir, pkg)
+	}
+	want := map[string]string{
+		pkg + "/b.go":                     "package b\n",
+		pkg + "/b_test.go":                "package b\n\nimport \"testing\"\n\nfunc TestB(t *testing.T) {}\n",
+		pkg + "/data.json":                "{}",
+		pkg + "/testdata/t.txt":           "t",
+		pkg + "/testdata/deep/d.go":       "package ignored\n",
+		mod + "/a/testdata/a.txt":         "a",
+		mod + "/testdata/root.txt":        "root",
+		goroot + "/lib/time/zoneinfo.zip": string(zoneinfo),
+	}
+	if zerr != nil {
+		delete(want, goroot+"/lib/time/zoneinfo.zip")
+	}
+	for p, data := range want {
+		if f, ok := files[p]; !ok || string(f.Data) != data {
+			t.Errorf("%s: sealed %v, data %.40q", p, ok, f.Data)
+		}
+	}
+	for p, f := range files {
+		if f.Mode&abi.ModeTypeMask == abi.ModeReg {
+			if _, ok := want[p]; !ok {
+				t.Errorf("%s sealed", p)
+			}
+		}
+	}
+}
+
+// TestBuildStdTestSealed: a standard-library package's test binary gets
+// the real GOROOT's package directory and testdata (up to $GOROOT/src),
+// and the time zone database where its runtime.GOROOT() — the shadow
+// GOROOT — points.
+func TestBuildStdTestSealed(t *testing.T) {
+	needGo(t)
+	goroot := goEnvValue(t, "GOROOT")
+	if strings.HasPrefix(goroot, "/tmp/") {
+		t.Skip("GOROOT is in /tmp")
+	}
+	pkg := filepath.Join(goroot, "src", "compress", "flate")
+	if _, err := os.Stat(filepath.Join(pkg, "testdata")); err != nil {
+		t.Skipf("no compress/flate testdata: %v", err)
+	}
+	shadow, err := shadowGoroot(goroot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	res, err := Build(context.Background(), Options{Dir: t.TempDir(), Args: []string{pkg}, Test: true, Output: t.TempDir(), Stderr: &stderr})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	cfg, files := readSealed(t, res.Image)
+	if cfg.Dir != pkg {
+		t.Errorf("working directory %q, want %s", cfg.Dir, pkg)
+	}
+	for _, p := range []string{
+		pkg + "/deflate.go", pkg + "/testdata/huffman-zero.in",
+		goroot + "/src/compress/testdata/e.txt", goroot + "/src/testdata/Isaac.Newton-Opticks.txt",
+		shadow + "/lib/time/zoneinfo.zip",
+	} {
+		host := p
+		if strings.HasPrefix(p, shadow) {
+			host = goroot + strings.TrimPrefix(p, shadow)
+		}
+		data, err := os.ReadFile(host)
+		if err != nil {
+			t.Logf("%s: %v", host, err)
+			continue
+		}
+		if f, ok := files[p]; !ok || !bytes.Equal(f.Data, data) {
+			t.Errorf("%s: sealed %v", p, ok)
+		}
+	}
+	for p := range files {
+		if strings.HasPrefix(p, pkg+"/") && !strings.HasPrefix(p, pkg+"/testdata") && strings.Count(strings.TrimPrefix(p, pkg+"/"), "/") > 0 {
+			t.Errorf("%s: a subdirectory of the package sealed", p)
+		}
+		if strings.HasPrefix(p, shadow) && p != shadow+"/lib/time/zoneinfo.zip" && files[p].Mode&abi.ModeTypeMask != abi.ModeDir {
+			t.Errorf("%s sealed", p)
+		}
+	}
+	// The test binary's runtime.GOROOT() is the shadow GOROOT.
+	img, err := os.ReadFile(res.Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ri, err := image.Parse(res.Image, img); err != nil {
+		t.Fatal(err)
+	} else {
+		img = img[:ri.Files.Off] // not the archive's names
+	}
+	if !bytes.Contains(img, []byte(shadow)) {
+		t.Errorf("the test binary does not name the shadow GOROOT %s", shadow)
+	}
+}

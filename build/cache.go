@@ -28,10 +28,12 @@ func importsC(name string, src []byte) bool {
 // BuildCached builds the image for opts into mote's image cache
 // (<CacheDir>/images/<key>.img) and returns it; opts.Output is ignored. The
 // key covers what was asked for (working directory, arguments, baked
-// environment and arguments); what the program is built from is covered by
-// always running go build, whose own cache makes an unchanged program cheap
-// to relink. The image file is left alone when the new image is identical,
-// so it keeps its modification time and page-cache residency.
+// environment, arguments and working directory) and the sealed files
+// (their paths, modes, contents and modification times), so changing a
+// sealed file makes another image; what the program is built from is
+// covered by always running go build, whose own cache makes an unchanged
+// program cheap to relink. The image file is left alone when the new image
+// is identical, so it keeps its modification time and page-cache residency.
 func BuildCached(ctx context.Context, opts Options) (*Result, error) {
 	if err := absDir(&opts); err != nil {
 		return nil, err
@@ -44,11 +46,13 @@ func BuildCached(ctx context.Context, opts Options) (*Result, error) {
 	if err := os.MkdirAll(imgDir, 0o755); err != nil {
 		return nil, fmt.Errorf("mote build: cannot create the image cache: %v", err)
 	}
-	opts.Output = filepath.Join(imgDir, cacheKey(opts)+".img")
+	opts.cacheDir = imgDir
 	return build(ctx, opts, true)
 }
 
-func cacheKey(opts Options) string {
+// cacheKey names the cached image of opts, whose guest working directory
+// is workDir and whose sealed files' archive has the digest sealSum.
+func cacheKey(opts Options, workDir, sealSum string) string {
 	h := sha256.New()
 	field := func(tag string, s string) { fmt.Fprintf(h, "%s%d:%s\n", tag, len(s), s) }
 	field("dir", opts.Dir)
@@ -68,6 +72,12 @@ func cacheKey(opts Options) string {
 	}
 	for _, a := range opts.RunArgs {
 		field("run", a)
+	}
+	if workDir != "" {
+		field("workdir", workDir)
+	}
+	if sealSum != "" {
+		field("sealed", sealSum)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }

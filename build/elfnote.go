@@ -13,6 +13,13 @@ import (
 // NoteSection is the name of the section header added for the mote notes.
 const NoteSection = ".note.mote"
 
+// FilesSection is the name of the section header added for the sealed
+// files' archive (the NoteTypeFiles note says where it is).
+const FilesSection = ".mote.files"
+
+// filesAlign is the file alignment of the sealed files' archive.
+const filesAlign = 4096
+
 // VectorStride is the distance between the library OS's vector stubs.
 const VectorStride = 16
 
@@ -96,15 +103,18 @@ const (
 )
 
 // addNoteSegment returns a copy of the ELF64 executable img with notes added
-// as a new PT_NOTE segment (and a section NoteSection).
+// as a new PT_NOTE segment (and a section NoteSection), and the sealed
+// files' archive files, if not nil, after them.
 //
 // Go's linker leaves the first page of the file to the headers: the ELF
 // header, the program headers, then the section header table, then the
 // build ID notes just below .text. The section header table is moved to the
 // end of the file, which frees room for one more program header right after
-// the existing ones; the notes are appended to the file. Nothing that is
-// loaded moves.
-func addNoteSegment(img []byte, notes []byte) ([]byte, error) {
+// the existing ones; the notes are appended to the file. With files, the
+// notes end with a NoteTypeFiles note, and the archive follows them at a
+// filesAlign-aligned file offset (with a section FilesSection), before the
+// section header table. Nothing that is loaded moves.
+func addNoteSegment(img []byte, notes []byte, files []byte) ([]byte, error) {
 	bad := func(why string) error {
 		return fmt.Errorf("mote build: cannot add the mote note to the linked program: %s", why)
 	}
@@ -128,7 +138,7 @@ func addNoteSegment(img []byte, notes []byte) ([]byte, error) {
 		return nil, bad("headers out of range")
 	}
 
-	out := make([]byte, len(img), len(img)+len(notes)+(shnum+1)*shdrSize+4096)
+	out := make([]byte, len(img), len(img)+len(notes)+len(files)+(shnum+2)*shdrSize+2*filesAlign)
 	copy(out, img)
 
 	// Free the old section header table if it sits in the header area.
@@ -174,12 +184,27 @@ func addNoteSegment(img []byte, notes []byte) ([]byte, error) {
 		}
 	}
 
-	// Notes at the end of the file, 4-byte aligned.
+	// Notes at the end of the file, 4-byte aligned; then the archive.
 	for len(out)%4 != 0 {
 		out = append(out, 0)
 	}
 	noteOff := uint64(len(out))
+	var filesOff uint64
+	if files != nil {
+		desc := make([]byte, abi.FilesNoteSize)
+		end := noteOff + uint64(len(notes)) + uint64(len(encodeNote(abi.NoteName, abi.NoteTypeFiles, desc)))
+		filesOff = (end + filesAlign - 1) &^ (filesAlign - 1)
+		desc = abi.FilesNote{Off: filesOff, Len: uint64(len(files))}.Encode()
+		notes = append(notes[:len(notes):len(notes)], encodeNote(abi.NoteName, abi.NoteTypeFiles, desc)...)
+	}
 	out = append(out, notes...)
+	if files != nil {
+		if uint64(len(out)) > filesOff {
+			return nil, bad("internal error: the notes overrun the sealed files")
+		}
+		out = append(out, make([]byte, filesOff-uint64(len(out)))...)
+		out = append(out, files...)
+	}
 
 	// New program header.
 	ph := out[phEnd:newPhEnd]
@@ -215,6 +240,11 @@ func addNoteSegment(img []byte, notes []byte) ([]byte, error) {
 	nameIdx := strSize
 	out = append(out, NoteSection...)
 	out = append(out, 0)
+	filesNameIdx := uint64(len(out)) - newStrOff
+	if files != nil {
+		out = append(out, FilesSection...)
+		out = append(out, 0)
+	}
 	newStrSize := uint64(len(out)) - newStrOff
 
 	// Section header table at the end, 8-byte aligned, with one more entry.
@@ -232,10 +262,22 @@ func addNoteSegment(img []byte, notes []byte) ([]byte, error) {
 	le.PutUint64(sh[0x20:], uint64(len(notes)))
 	le.PutUint64(sh[0x30:], 4)
 	out = append(out, sh[:]...)
+	newShnum := shnum + 1
+	if files != nil {
+		var sh [shdrSize]byte
+		le.PutUint32(sh[0:], uint32(filesNameIdx))
+		le.PutUint32(sh[4:], uint32(elf.SHT_PROGBITS))
+		le.PutUint64(sh[8:], 0) // flags: not allocated
+		le.PutUint64(sh[0x18:], filesOff)
+		le.PutUint64(sh[0x20:], uint64(len(files)))
+		le.PutUint64(sh[0x30:], filesAlign)
+		out = append(out, sh[:]...)
+		newShnum++
+	}
 	str := out[newShoff+uint64(shstrndx)*shdrSize:]
 	le.PutUint64(str[0x18:], newStrOff)
 	le.PutUint64(str[0x20:], newStrSize)
 	le.PutUint64(out[0x28:], newShoff)
-	le.PutUint16(out[0x3c:], uint16(shnum+1))
+	le.PutUint16(out[0x3c:], uint16(newShnum))
 	return out, nil
 }

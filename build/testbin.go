@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	mote "github.com/motevm/mote"
 )
@@ -60,6 +62,81 @@ func (b *builder) testUsesNet(ctx context.Context) (bool, error) {
 	return false, nil
 }
 
+// sealTest seals what go test's contract gives a test binary: it runs in
+// its package's directory (pkgDir, on the host) and can read the files
+// there and in testdata. The image holds, at their host paths, the
+// package directory's own files (not its subdirectories), its testdata
+// directory (recursively), and the testdata directory, if any, of each
+// directory above it up to the module root ($GOROOT/src for the standard
+// library, with the real GOROOT's paths); its working directory is pkgDir.
+// The time zone database the test binary looks for, at
+// runtime.GOROOT()/lib/time/zoneinfo.zip (the GOROOT of its build: the
+// shadow GOROOT for standard-library packages), holds the real GOROOT's.
+//
+// A package below a directory the library OS provides (a package in /tmp,
+// as made by tests) cannot have its files at their paths: it runs in /
+// without them, and a note says so.
+func (b *builder) sealTest(p *listPkg, pkgDir string) error {
+	goroot := b.env.GOROOT // the real one: go env ran before setupStdTest
+	root := pkgDir
+	switch {
+	case p.Standard:
+		root = filepath.Join(goroot, "src")
+	case p.Module != nil && p.Module.Dir != "" && b.mode != modeNoModule:
+		root = p.Module.Dir
+	}
+	if r := reservedDir(pkgDir); r != "" {
+		fmt.Fprintf(b.opts.Stderr, "mote test: note: %s is in %s, which is the library OS's in the guest: its tests run in / without the package's files and testdata\n", pkgDir, r)
+	} else {
+		if b.guestDir == "" {
+			b.guestDir = filepath.ToSlash(pkgDir)
+		}
+		if err := b.seal.addDir("the package directory "+pkgDir, pkgDir, true); err != nil {
+			return err
+		}
+		dirs := []string{pkgDir}
+		// The directories above, up to the module root.
+		if rel, err := filepath.Rel(root, pkgDir); err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, "../") {
+			for d := filepath.Dir(pkgDir); ; d = filepath.Dir(d) {
+				dirs = append(dirs, d)
+				if d == root || d == filepath.Dir(d) {
+					break
+				}
+			}
+		}
+		for _, d := range dirs {
+			td := filepath.Join(d, "testdata")
+			if st, err := os.Stat(td); err == nil && st.IsDir() {
+				if err := b.seal.addDir(td, td, false); err != nil {
+					return err
+				}
+			} else if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+				return fmt.Errorf("mote test: %s", statError(td, err))
+			}
+		}
+	}
+	zi := filepath.Join(goroot, "lib", "time", "zoneinfo.zip")
+	guest := filepath.ToSlash(filepath.Join(b.buildGOROOT, "lib", "time", "zoneinfo.zip"))
+	if _, err := os.Stat(zi); err == nil && reservedDir(guest) == "" {
+		if err := b.seal.addFile("the time zone database "+zi, zi, guest); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reservedDir returns the directory of the library OS (reservedGuestDirs)
+// that guest path p is in, or "".
+func reservedDir(p string) string {
+	p = filepath.ToSlash(p)
+	for _, r := range reservedGuestDirs {
+		if p == r || strings.HasPrefix(p, r+"/") {
+			return r
+		}
+	}
+	return ""
+}
+
 // stdKernelPackage is where the library OS goes for standard-library tests.
 const stdKernelPackage = "internal/mote/kernel"
 
@@ -78,6 +155,7 @@ func (b *builder) setupStdTest(p *listPkg) error {
 	b.workDir = filepath.Join(root, "src")
 	b.modArgs = nil
 	b.extEnv = []string{"GOWORK=off", "GOFLAGS=", "GOROOT=" + root}
+	b.buildGOROOT = root
 	b.pattern = []string{p.ImportPath}
 	p.Dir = filepath.Join(root, "src", filepath.FromSlash(p.ImportPath))
 	return nil

@@ -115,11 +115,16 @@ func mergeEnv(base, overrides []string) []string {
 	return out
 }
 
-// encodeStrings returns argv then env, each NUL-terminated, checking that
-// they fit after the BootInfo struct.
-func encodeStrings(argv, env []string) ([]byte, error) {
+// encodeStrings returns argv then env, then the working directory dir
+// unless it is "", each NUL-terminated, checking that they fit after the
+// BootInfo struct.
+func encodeStrings(argv, env []string, dir string) ([]byte, error) {
 	var b []byte
-	for _, s := range append(append([]string(nil), argv...), env...) {
+	all := append(append([]string(nil), argv...), env...)
+	if dir != "" {
+		all = append(all, dir)
+	}
+	for _, s := range all {
 		if strings.IndexByte(s, 0) >= 0 {
 			return nil, errors.New("arguments and environment must not contain NUL bytes")
 		}

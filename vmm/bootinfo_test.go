@@ -92,11 +92,18 @@ func TestArgsEnv(t *testing.T) {
 	if !slices.Equal(env, []string{"A=4", "B=2", "C=3"}) {
 		t.Fatal(env)
 	}
-	s, err := encodeStrings([]string{"p", "x"}, []string{"A=1"})
+	s, err := encodeStrings([]string{"p", "x"}, []string{"A=1"}, "")
 	if err != nil || string(s) != "p\x00x\x00A=1\x00" {
 		t.Fatalf("%q %v", s, err)
 	}
-	if _, err := encodeStrings([]string{strings.Repeat("x", abi.BootInfoSize)}, nil); err != errArgsTooLarge {
+	s, err = encodeStrings([]string{"p"}, []string{"A=1"}, "/src/pkg")
+	if err != nil || string(s) != "p\x00A=1\x00/src/pkg\x00" {
+		t.Fatalf("with a working directory: %q %v", s, err)
+	}
+	if _, err := encodeStrings([]string{strings.Repeat("x", abi.BootInfoSize)}, nil, ""); err != errArgsTooLarge {
+		t.Fatal(err)
+	}
+	if _, err := encodeStrings([]string{"p"}, nil, "/"+strings.Repeat("x", abi.BootInfoSize)); err != errArgsTooLarge {
 		t.Fatal(err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,14 +26,17 @@ import (
 // Config describes one run of an image.
 type Config struct {
 	ImagePath   string
-	MemoryBytes uint64    // guest RAM; rounded up to 2 MiB; 0 means DefaultMemory
-	CPUs        int       // 0 means 1
-	Args        []string  // argv after argv[0]
-	Env         []string  // KEY=VALUE, override the image's baked env
-	Stdin       io.Reader // nil: the guest reads end of input at once
-	Stdout      io.Writer
-	Stderr      io.Writer
-	Debug       bool // sets abi.BootFlagDebug
+	MemoryBytes uint64   // guest RAM; rounded up to 2 MiB; 0 means DefaultMemory
+	CPUs        int      // 0 means 1
+	Args        []string // argv after argv[0]
+	Env         []string // KEY=VALUE, override the image's baked env
+	// Dir is the guest's initial working directory, an absolute path
+	// (mote run --workdir); "" means the image's (abi.Config.Dir), or "/".
+	Dir    string
+	Stdin  io.Reader // nil: the guest reads end of input at once
+	Stdout io.Writer
+	Stderr io.Writer
+	Debug  bool // sets abi.BootFlagDebug
 	// Profile, if set, turns on PC sampling at every timer tick and names
 	// where the flat profile goes when the guest stops ("-": Stderr).
 	Profile  string
@@ -208,10 +213,32 @@ func newVM(cfg Config) (_ *vm, err error) {
 			}
 		}()
 	}
+	dir := cfg.Dir
+	if dir == "" {
+		dir = v.img.Config.Dir
+	}
+	if dir != "" && (!path.IsAbs(dir) || strings.IndexByte(dir, 0) >= 0) {
+		if cfg.Dir != "" {
+			return nil, fmt.Errorf("--workdir %q is not an absolute path", cfg.Dir)
+		}
+		return nil, fmt.Errorf("%s has a working directory %q that is not an absolute path (corrupt mote config note)", cfg.ImagePath, dir)
+	}
+	// Guest RAM: the image, the sealed files' archive (page aligned, right
+	// after it), then free RAM from a 2 MiB boundary.
 	imageEnd := (v.img.End + abi.PageSize - 1) &^ (abi.PageSize - 1)
-	freeStart := (imageEnd + twoMiB - 1) &^ (twoMiB - 1)
+	filesGPA, filesLen := uint64(0), v.img.Files.Len
+	filesEnd := imageEnd
+	if filesLen > 0 {
+		filesGPA = imageEnd
+		filesEnd = (filesGPA + filesLen + abi.PageSize - 1) &^ (abi.PageSize - 1)
+	}
+	freeStart := (filesEnd + twoMiB - 1) &^ (twoMiB - 1)
 	if need := freeStart + twoMiB; cfg.MemoryBytes < need {
-		return nil, fmt.Errorf("--memory %s is too small for %s (needs at least %d MiB)", memString(cfg.MemoryBytes), cfg.ImagePath, need>>20)
+		what := ""
+		if filesLen > 0 {
+			what = fmt.Sprintf(" and its %d MiB of sealed files", (filesLen+1<<20-1)>>20)
+		}
+		return nil, fmt.Errorf("--memory %s is too small for %s%s (needs at least %d MiB)", memString(cfg.MemoryBytes), cfg.ImagePath, what, need>>20)
 	}
 
 	backing := cfg.backing
@@ -246,6 +273,15 @@ func newVM(cfg Config) (_ *vm, err error) {
 					return err
 				}
 			}
+			if filesLen > 0 {
+				files := v.mem.b[filesGPA : filesGPA+filesLen]
+				if err := v.img.ReadFiles(files); err != nil {
+					return err
+				}
+				if _, err := abi.CheckFiles(files); err != nil {
+					return fmt.Errorf("%s has a corrupt sealed-files archive", cfg.ImagePath)
+				}
+			}
 			buildPageTables(v.mem) // at pml4GPA, which the vCPUs already use
 			writeGDT(v.mem, cfg.CPUs)
 			writeIDT(v.mem, v.img.Note)
@@ -253,6 +289,7 @@ func newVM(cfg Config) (_ *vm, err error) {
 			bi = abi.BootInfo{
 				Magic: abi.BootMagic, Version: abi.Version, NumCPUs: uint32(cfg.CPUs),
 				MemSize: cfg.MemoryBytes, ImageEnd: imageEnd, FreeStart: freeStart, PML4: pml4GPA,
+				FilesGPA: filesGPA, FilesLen: filesLen,
 			}
 			if v.tick > 0 {
 				bi.TickNs = uint64(v.tick.Nanoseconds())
@@ -271,7 +308,7 @@ func newVM(cfg Config) (_ *vm, err error) {
 			// Defaults a Linux process would have (HOME, for os.UserHomeDir and
 			// friends); the image's baked env and -e override them.
 			env := mergeEnv(mergeEnv(append(defaultEnv, memLimitEnv(cfg.MemoryBytes, freeStart)), v.img.Config.Env), cfg.Env)
-			strs, err := encodeStrings(argv, env)
+			strs, err := encodeStrings(argv, env, dir)
 			if err != nil {
 				return err
 			}

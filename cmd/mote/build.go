@@ -1,8 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/motevm/mote/build"
 	"github.com/spf13/cobra"
@@ -14,6 +19,9 @@ func newBuildCmd(stderr io.Writer) *cobra.Command {
 		env     []string
 		args    []string
 		verbose bool
+		dirs    []string
+		files   []string
+		workdir string
 	)
 	cmd := &cobra.Command{
 		Use:   "build [flags] [PACKAGE | FILE.go ...]",
@@ -25,17 +33,43 @@ writes a bootable image: an ELF file with a mote note.
 The program is built for linux/amd64 with CGO_ENABLED=0; programs that use cgo
 are refused. The package's go.mod, go.sum and sources are never modified.
 
+--dir and --file seal host files into the image: a read-only file tree the
+program sees at the guest paths given (directories recursively, with their
+permission bits, modification times and symbolic links). --workdir sets the
+directory the program starts in.
+
 Without arguments the package in the current directory is built. The image is
 written to ./NAME.img, where NAME is the last element of the package's import
 path (or the first file's name without .go), unless -o says otherwise.`,
 		Example: `  mote build                      # the package in this directory
   mote build ./cmd/server -o server.img
   mote build -e GREETING=hi --arg world ./examples/hello
-  mote build main.go util.go`,
+  mote build main.go util.go
+  mote build --dir ./static:/srv/static --file config.json:/etc/app.json --workdir /srv ./cmd/server`,
 		RunE: func(cmd *cobra.Command, pkgs []string) error {
 			for _, kv := range env {
 				if err := build.CheckEnv(kv); err != nil {
 					return fmt.Errorf("mote build: -e: %v", err)
+				}
+			}
+			var seal []build.SealSpec
+			for _, d := range dirs {
+				s, err := parseSeal("--dir", d, true)
+				if err != nil {
+					return err
+				}
+				seal = append(seal, s)
+			}
+			for _, f := range files {
+				s, err := parseSeal("--file", f, false)
+				if err != nil {
+					return err
+				}
+				seal = append(seal, s)
+			}
+			if workdir != "" {
+				if _, err := build.CheckWorkDir(workdir); err != nil {
+					return fmt.Errorf("mote build: --workdir: %v", err)
 				}
 			}
 			ctx, stop := interruptible(cmd.Context())
@@ -45,6 +79,8 @@ path (or the first file's name without .go), unless -o says otherwise.`,
 				Output:  output,
 				Env:     env,
 				RunArgs: args,
+				Seal:    seal,
+				WorkDir: workdir,
 				Verbose: verbose,
 				Stderr:  stderr,
 			})
@@ -53,6 +89,9 @@ path (or the first file's name without .go), unless -o says otherwise.`,
 			}
 			if verbose {
 				fmt.Fprintf(stderr, "mote: wrote %s (%d bytes)\n", res.Image, res.Size)
+				if res.SealedFiles > 0 {
+					fmt.Fprintf(stderr, "mote: sealed %d files and directories (%d bytes)\n", res.SealedFiles, res.SealedBytes)
+				}
 			}
 			return nil
 		},
@@ -61,6 +100,42 @@ path (or the first file's name without .go), unless -o says otherwise.`,
 	f.StringVarP(&output, "output", "o", "", "write the image to `IMAGE` (default ./NAME.img; a directory gets NAME.img inside)")
 	f.StringArrayVarP(&env, "env", "e", nil, "bake the environment variable `KEY=VALUE` into the image (repeatable)")
 	f.StringArrayVar(&args, "arg", nil, "bake the argument `ARG` into the image, after argv[0] (repeatable)")
+	f.StringArrayVar(&dirs, "dir", nil, "seal a host directory with everything in it into the image, read-only: `HOST:GUEST`, HOST relative to the current directory, GUEST an absolute path in the guest (repeatable)")
+	f.StringArrayVar(&files, "file", nil, "seal a host file into the image, read-only: `HOST:GUEST`, HOST relative to the current directory, GUEST an absolute path in the guest (repeatable)")
+	f.StringVar(&workdir, "workdir", "", "the program's working directory in the guest, an absolute path `DIR` (default /)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print the go commands run and what was rewritten")
 	return cmd
+}
+
+// parseSeal parses the HOST:GUEST argument of --dir (dir) or --file: GUEST
+// is absolute, so the value splits at the last ":/". HOST is made absolute
+// here, from the current directory, and must be a directory for --dir and
+// not one for --file.
+func parseSeal(flag, v string, dir bool) (build.SealSpec, error) {
+	i := strings.LastIndex(v, ":/")
+	if i <= 0 {
+		return build.SealSpec{}, fmt.Errorf("mote build: %s %q: want HOST:GUEST, with GUEST an absolute path in the guest", flag, v)
+	}
+	host, guest := v[:i], v[i+1:]
+	spec := build.SealSpec{Host: host, Guest: guest, Flag: flag + " " + v}
+	if err := build.CheckGuestPath(guest); err != nil {
+		return spec, fmt.Errorf("mote build: %s %s: %v", flag, v, err)
+	}
+	abs, err := filepath.Abs(host)
+	if err != nil {
+		return spec, fmt.Errorf("mote build: %s %s: %v", flag, v, err)
+	}
+	st, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return spec, fmt.Errorf("mote build: %s %s: %s: no such file or directory", flag, v, host)
+	case err != nil:
+		return spec, fmt.Errorf("mote build: %s %s: %v", flag, v, err)
+	case dir && !st.IsDir():
+		return spec, fmt.Errorf("mote build: %s %s: %s is not a directory (seal a file with --file)", flag, v, host)
+	case !dir && st.IsDir():
+		return spec, fmt.Errorf("mote build: %s %s: %s is a directory (seal a directory with --dir)", flag, v, host)
+	}
+	spec.Host = abs
+	return spec, nil
 }

@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/motevm/mote/abi"
+	"github.com/motevm/mote/image"
 	"github.com/motevm/mote/image/imagetest"
 )
 
@@ -91,6 +94,19 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "a.img", "b"}, "mote: pass the program's arguments after --"},
 		{[]string{"run", "--bogus", "a.img"}, "mote: unknown flag: --bogus (see 'mote run --help')"},
 		{[]string{"build", "-e", "=x", "."}, "mote build: -e: environment entry \"=x\" has an empty name"},
+		// Sealed files.
+		{[]string{"build", "--dir", "nocolon", "."}, `mote build: --dir "nocolon": want HOST:GUEST, with GUEST an absolute path in the guest`},
+		{[]string{"build", "--file", "main.go:rel", "."}, `mote build: --file "main.go:rel": want HOST:GUEST`},
+		{[]string{"build", "--dir", ":/x", "."}, `mote build: --dir ":/x": want HOST:GUEST`},
+		{[]string{"build", "--dir", "missing:/x", "."}, "mote build: --dir missing:/x: missing: no such file or directory"},
+		{[]string{"build", "--dir", "main.go:/x", "."}, "mote build: --dir main.go:/x: main.go is not a directory (seal a file with --file)"},
+		{[]string{"build", "--file", ".:/x", "."}, "mote build: --file .:/x: . is a directory (seal a directory with --dir)"},
+		{[]string{"build", "--file", "main.go:/tmp/main.go", "."}, "mote build: --file main.go:/tmp/main.go: files cannot be sealed at /tmp/main.go: /tmp belongs to the library OS"},
+		{[]string{"build", "--dir", ".:/", "."}, "mote build: --dir .:/: files cannot be sealed at /"},
+		{[]string{"build", "--dir", ".:/src/", "."}, `mote build: --dir .:/src/: guest path "/src/" is not clean (write /src)`},
+		{[]string{"build", "--workdir", "rel", "."}, `mote build: --workdir: working directory "rel" is not an absolute path`},
+		{[]string{"run", "-w", "rel", "x.img"}, `mote: --workdir "rel" is not an absolute path`},
+		{[]string{"run", "--workdir", "/srv", "x.img"}, "mote: x.img: no such image or package"},
 		// Network flags.
 		{[]string{"run", "--net", "bogus", "x.img"}, `mote: --net "bogus": want user, tap:NAME or none`},
 		{[]string{"run", "--net", "tap", "x.img"}, "mote: --net tap needs the tap device's name: --net tap:NAME"},
@@ -139,6 +155,12 @@ func TestVersionAndHelp(t *testing.T) {
 	if status != 0 || !strings.HasPrefix(stdout, "mote ") || !strings.Contains(stdout, "abi ") {
 		t.Errorf("mote version: %d %q", status, stdout)
 	}
+	_, stdout, _ = runCLI("build", "--help")
+	for _, flag := range []string{"--dir HOST:GUEST", "--file HOST:GUEST", "--workdir DIR"} {
+		if !strings.Contains(stdout, flag) {
+			t.Errorf("mote build --help does not mention %s", flag)
+		}
+	}
 	for _, args := range [][]string{{"--help"}, {"build", "--help"}, {"run", "--help"}, {"version", "--help"}} {
 		status, stdout, stderr := runCLI(args...)
 		if status != 0 || !strings.Contains(stdout, "Usage:") {
@@ -146,7 +168,7 @@ func TestVersionAndHelp(t *testing.T) {
 		}
 	}
 	_, stdout, _ = runCLI("run", "--help")
-	for _, flag := range []string{"--memory", "--cpus", "--env", "--debug", "--publish", "--net", "--ip", "--gateway", "--dns", "--ip6", "--gateway6", "--mac"} {
+	for _, flag := range []string{"--memory", "--cpus", "--env", "--debug", "--publish", "--net", "--ip", "--gateway", "--dns", "--ip6", "--gateway6", "--mac", "-w, --workdir DIR"} {
 		if !strings.Contains(stdout, flag) {
 			t.Errorf("mote run --help does not mention %s", flag)
 		}
@@ -197,6 +219,47 @@ func TestBuildCommand(t *testing.T) {
 	if st, err := os.Stat(out); err != nil || st.Mode().Perm()&0o111 == 0 {
 		t.Fatalf("image: %v %v", st, err)
 	}
+	// Sealed files and a working directory.
+	data := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(data, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "sub", "f.txt"), []byte("contents"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	status, _, stderr = runCLI("build", "-o", out, "--dir", data+":/srv/data", "--file", filepath.Join(data, "sub", "f.txt")+":/etc/f.conf",
+		"--workdir", "/srv/data", filepath.Join(root, "examples", "hello"))
+	if status != 0 {
+		t.Fatalf("mote build --dir --file --workdir: status %d: %s", status, stderr)
+	}
+	img, err := image.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	buf := make([]byte, img.Files.Len)
+	if err := img.ReadFiles(buf); err != nil {
+		t.Fatal(err)
+	}
+	files, err := abi.DecodeFiles(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, f := range files {
+		got[fmt.Sprintf("%s %o", f.Path, f.Mode)] = string(f.Data)
+	}
+	want := map[string]string{"/srv 40755": "", "/srv/data 40700": "", "/srv/data/sub 40755": "", "/srv/data/sub/f.txt 100640": "contents",
+		"/etc 40755": "", "/etc/f.conf 100640": "contents"}
+	if fi, err := os.Stat(data); err == nil {
+		m, _ := abi.FileMode(fi.Mode())
+		delete(want, "/srv/data 40700")
+		want[fmt.Sprintf("/srv/data %o", m)] = ""
+	}
+	if !reflect.DeepEqual(got, want) || img.Config.Dir != "/srv/data" {
+		t.Errorf("sealed %v, want %v; working directory %q", got, want, img.Config.Dir)
+	}
+
 	status, _, stderr = runCLI("build", filepath.Join(root, "abi"))
 	if status != ExitMoteError || !strings.HasPrefix(stderr, "mote build: ") || !strings.Contains(stderr, "is not a main package (package abi)") {
 		t.Errorf("mote build abi: %d %q", status, stderr)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -22,6 +23,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 		debug   bool
 		profile string
 		verbose bool
+		workdir string
 		netf    netFlags
 	)
 	cmd := &cobra.Command{
@@ -36,7 +38,8 @@ path, or .go files) it is built first into mote's image cache, which makes
 repeated runs of an unchanged program cheap.
 
 Arguments after -- are passed to the program after the arguments baked into
-the image. -e adds to (and overrides) the environment baked into the image.
+the image. -e adds to (and overrides) the environment baked into the image,
+and -w to the working directory baked into it (mote build --workdir).
 
 Programs that use package net get a network device. By default it is
 plugged into mote's user-mode network: outbound connections are made by
@@ -68,6 +71,9 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 					return fmt.Errorf("mote: -e: %v", err)
 				}
 			}
+			if workdir != "" && !path.IsAbs(workdir) {
+				return fmt.Errorf("mote: --workdir %q is not an absolute path (the guest's directories start at /)", workdir)
+			}
 			netCfg, err := netf.config()
 			if err != nil {
 				return err
@@ -86,6 +92,7 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 				CPUs:        cpus,
 				Args:        guestArgs,
 				Env:         env,
+				Dir:         workdir,
 				Stdin:       cmd.InOrStdin(),
 				Stdout:      stdout,
 				Stderr:      stderr,
@@ -106,6 +113,7 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 	f.StringArrayVarP(&env, "env", "e", nil, "set the environment variable `KEY=VALUE` in the guest (repeatable; overrides baked entries)")
 	f.BoolVar(&debug, "debug", false, "log system calls the library OS does not implement (once each) to stderr")
 	f.StringVar(&profile, "profile", "", "sample the program's PC at every timer tick and write a flat profile to `FILE` when the guest stops (- for stderr)")
+	f.StringVarP(&workdir, "workdir", "w", "", "start the program in the guest directory `DIR`, an absolute path (default: the image's, from mote build --workdir, or /)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print the build steps when building a package")
 	netf.register(f)
 	return cmd

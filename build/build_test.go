@@ -767,7 +767,11 @@ func TestBuildStdTestSealed(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(pkg, "testdata")); err != nil {
 		t.Skipf("no compress/flate testdata: %v", err)
 	}
-	shadow, err := shadowGoroot(goroot)
+	gt, err := newGoTool(false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shadow, err := shadowGoroot(context.Background(), gt, goroot)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,7 +55,9 @@ func (b *builder) testUsesNet(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	for _, d := range deps {
-		if d.ImportPath == "net" {
+		// "net [pkg.test]" is net recompiled against the package under
+		// test (which net imports, as context).
+		if d.ImportPath == "net" || strings.HasPrefix(d.ImportPath, "net [") {
 			return true, nil
 		}
 	}
@@ -147,8 +149,8 @@ const stdKernelPackage = "internal/mote/kernel"
 // OS and its contract packages with their imports renamed, and everything
 // else links to the real GOROOT. (An overlay cannot add the package: the
 // assembler must run in the package's directory.)
-func (b *builder) setupStdTest(p *listPkg) error {
-	root, err := shadowGoroot(b.env.GOROOT)
+func (b *builder) setupStdTest(ctx context.Context, p *listPkg) error {
+	root, err := shadowGoroot(ctx, b.gt, b.env.GOROOT)
 	if err != nil {
 		return err
 	}
@@ -162,8 +164,8 @@ func (b *builder) setupStdTest(p *listPkg) error {
 }
 
 // shadowGoroot returns (creating it once) the shadow GOROOT for goroot and
-// the embedded library OS.
-func shadowGoroot(goroot string) (string, error) {
+// the embedded library OS, with the guest network stack (stdnet.go).
+func shadowGoroot(ctx context.Context, gt *goTool, goroot string) (string, error) {
 	fsys := mote.GuestFS()
 	rename := strings.NewReplacer(
 		`"`+mote.ModulePath+`/abi"`, `"internal/mote/abi"`,
@@ -176,6 +178,26 @@ func shadowGoroot(goroot string) (string, error) {
 	var files []file
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00", goroot)
+	// guestnet and the requirements of mote's module (which pin what it
+	// needs from other modules) are part of the shadow (addStdNet).
+	for _, name := range []string{"go.mod", "go.sum"} {
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return "", fmt.Errorf("mote build: the embedded library OS: %v", err)
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", name, len(data))
+		h.Write(data)
+	}
+	if entries, err := fs.ReadDir(fsys, "guestnet"); err == nil {
+		for _, e := range entries {
+			data, err := fs.ReadFile(fsys, path.Join("guestnet", e.Name()))
+			if err != nil {
+				return "", fmt.Errorf("mote build: the embedded library OS: %v", err)
+			}
+			fmt.Fprintf(h, "guestnet/%s\x00%d\x00", e.Name(), len(data))
+			h.Write(data)
+		}
+	}
 	for _, dir := range []string{"kernel", "abi", "virtio"} {
 		entries, err := fs.ReadDir(fsys, dir)
 		if err != nil {
@@ -250,6 +272,17 @@ func shadowGoroot(goroot string) (string, error) {
 		if err := os.WriteFile(out, f.data, 0o644); err != nil {
 			return "", fmt.Errorf("mote build: %v", err)
 		}
+	}
+	guestDir, _, err := extractGuest(fsys)
+	if err != nil {
+		return "", err
+	}
+	pkgs, err := guestNetDeps(ctx, gt, guestDir)
+	if err != nil {
+		return "", err
+	}
+	if err := addStdNet(tmp, goroot, pkgs); err != nil {
+		return "", fmt.Errorf("mote build: cannot add the network stack to the shadow GOROOT: %v", err)
 	}
 	if err := os.Rename(tmp, root); err != nil {
 		if _, err2 := os.Stat(filepath.Join(root, "src", "internal", "mote", "kernel")); err2 == nil {

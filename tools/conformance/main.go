@@ -29,19 +29,46 @@
 //	same          both pass
 //	mote-fails    mote fails where go test does not (a test failing only under
 //	              mote, or the package failing under mote while passing natively)
+//	by-design     mote fails where go test does not (or cannot build the
+//	              package), and only by design: every such failure is in one
+//	              of the categories below
 //	native-fails  the package fails natively, and mote fails no test more
 //	build-failed  the test binary could not be built for mote
 //	timeout       the mote run hit the -timeout (or was stopped at -timeout+3m)
 //	no-tests      the package has no test files
 //
+// Each test failing or skipped only under mote, and each package failing
+// under mote without a test to blame, is classified by cause: by design —
+// it needs processes (starts a subprocess, or re-executes itself), needs
+// the Go toolchain (go build, go tool), reads the Go source tree ($GOROOT/src)
+// or needs cgo, none of which a unikernel has, and where the library OS
+// answers as Linux does when the resource is missing — or else other: a
+// library OS gap. The cause comes from the failure or skip message when it
+// tells ("fork/exec", exec: "X": executable file not found, 'go build'
+// unavailable, exec: "go", "uses cgo", a path into $GOROOT/src…), else
+// from the test's own source in $GOROOT/src/PKG: the body of the test
+// function, and of the functions of the package's test files it refers to
+// directly, scanned for exec.Command, testenv.Command, testenv.MustHaveExec,
+// os.StartProcess, syscall.ForkExec, testenv.GoToolPath,
+// testenv.MustHaveGoBuild, testenv.GOROOT, runtime.GOROOT,
+// testenv.MustHaveCGO, import "C" and the like (classify.go). A test that
+// only looks at its own binary (os.Executable, testenv.Executable) without
+// starting it needs no process. No test is named by hand.
+//
 // The report is a table (package, native pass/fail/skip, mote
 // pass/fail/skip, status, the first tests failing under mote but not
-// natively with a one-line reason, or else tests skipped only under mote),
-// then the totals — packages passing under mote / natively, tests passing
-// under mote / natively / in all (tests seen either way) — the most common
-// reasons of the failures under mote, and the wall time of the run. With
-// -json the same data is written as JSON. -logs DIR keeps each run's full
-// output as DIR/PKG.native.txt and DIR/PKG.mote.txt (PKG with / as _);
+// natively with a one-line reason — library OS gaps first, then by-design
+// ones tagged with their category — or else tests skipped only under
+// mote), then the totals — packages passing under mote / natively, those
+// failing under mote only by design, tests passing under mote / natively /
+// in all (tests seen either way), tests failing under mote by design per
+// category and for other reasons — the by-design differences grouped by
+// category, the most common reasons of the other failures under mote, and
+// the wall time of the run. With -json the same data is written as JSON,
+// each difference with its category ("processes", "go-toolchain",
+// "source-tree", "cgo", or none) and the evidence for it. -logs DIR keeps
+// each run's full output as DIR/PKG.native.txt and DIR/PKG.mote.txt (PKG
+// with / as _);
 // -replay DIR makes the report again from such a directory without running
 // anything (to look at a run again, or after changing the report).
 // Progress goes to stderr. The exit status is 0 when the report was made,
@@ -237,6 +264,14 @@ type PkgResult struct {
 	// Differences are the tests whose outcome differs, mote failures
 	// first, then tests skipped only under mote, then the rest.
 	Differences []Diff `json:"differences,omitempty"`
+	// Category is the by-design category of the package-level failure
+	// under mote (Mote.Reason), when the package fails without a test to
+	// blame; Evidence is what tells.
+	Category string `json:"category,omitempty"`
+	Evidence string `json:"evidence,omitempty"`
+	// Categories are the by-design categories of the failures of a
+	// package whose status is by-design.
+	Categories []string `json:"by_design_categories,omitempty"`
 }
 
 // Side is the result of one run of a package's tests.
@@ -258,6 +293,8 @@ type TestOutcome struct {
 	Result string `json:"result"`           // pass, fail, skip
 	Where  string `json:"where,omitempty"`  // the (sub)test the reason comes from
 	Reason string `json:"reason,omitempty"` // first output line of a failure or skip
+
+	lines []string // all the output lines Reason is the first of
 }
 
 // Diff is a test whose outcome differs between the two runs.
@@ -267,6 +304,15 @@ type Diff struct {
 	Mote   string `json:"mote"`
 	Where  string `json:"where,omitempty"`
 	Reason string `json:"reason,omitempty"` // from the mote run, else the native run
+	// Category is, for a test failing or skipped only under mote, the
+	// by-design category ("processes", "go-toolchain", "source-tree",
+	// "cgo"), or empty for a library OS gap; Evidence is what tells: the
+	// matching part of the message ("message: …") or what the test's
+	// source calls ("source: …").
+	Category string `json:"category,omitempty"`
+	Evidence string `json:"evidence,omitempty"`
+
+	lines []string // the output lines of Where
 }
 
 // Totals sums the report up.
@@ -281,6 +327,19 @@ type Totals struct {
 	TestsFailingOnlyMote int `json:"tests_failing_only_mote"`
 	TestsSkippedOnlyMote int `json:"tests_skipped_only_mote"`
 	TestsNotRunMote      int `json:"tests_not_run_mote"` // run natively, not reached under mote
+
+	// Packages passing natively and failing under mote only by design,
+	// by their categories (joined with "+"), and those failing for
+	// other reasons.
+	PassingNativeByDesign      int                 `json:"packages_passing_native_failing_mote_by_design"`
+	PassingNativeByDesignPkgs  map[string][]string `json:"packages_passing_native_failing_mote_by_design_by_category,omitempty"`
+	PassingNativeFailingOther  int                 `json:"packages_passing_native_failing_mote_other"`
+	TestsFailingOnlyMoteDesign int                 `json:"tests_failing_only_mote_by_design"`
+	TestsFailingOnlyMoteOther  int                 `json:"tests_failing_only_mote_other"`
+	TestsFailingByCategory     map[string]int      `json:"tests_failing_only_mote_by_category,omitempty"`
+	TestsSkippedOnlyMoteDesign int                 `json:"tests_skipped_only_mote_by_design"`
+	TestsSkippedOnlyMoteOther  int                 `json:"tests_skipped_only_mote_other"`
+	TestsSkippedByCategory     map[string]int      `json:"tests_skipped_only_mote_by_category,omitempty"`
 }
 
 // Reason is a kind of failure under mote, with how many tests or packages
@@ -294,7 +353,14 @@ type Reason struct {
 func (s *Side) counts() string { return fmt.Sprintf("%d/%d/%d", s.Pass, s.Fail, s.Skip) }
 
 func (r *Report) summarize() {
+	src := newSrcIndex()
+	for _, p := range r.Packages {
+		p.classify(src)
+	}
 	t := &r.Totals
+	t.PassingNativeByDesignPkgs = map[string][]string{}
+	t.TestsFailingByCategory = map[string]int{}
+	t.TestsSkippedByCategory = map[string]int{}
 	byKey := map[string]*Reason{}
 	var keys []string
 	addReason := func(reason, example string) {
@@ -315,6 +381,14 @@ func (r *Report) summarize() {
 			if p.Native.State == "ok" {
 				t.PassingBoth++
 			}
+		} else if p.Native.State == "ok" {
+			if p.Status == "by-design" {
+				t.PassingNativeByDesign++
+				k := strings.Join(p.Categories, "+")
+				t.PassingNativeByDesignPkgs[k] = append(t.PassingNativeByDesignPkgs[k], p.Package)
+			} else {
+				t.PassingNativeFailingOther++
+			}
 		}
 		names := map[string]bool{}
 		for n := range p.Native.tests {
@@ -330,15 +404,28 @@ func (r *Report) summarize() {
 			switch {
 			case d.Mote == "fail":
 				t.TestsFailingOnlyMote++
-				addReason(d.Reason, p.Package+"."+d.Where)
+				if d.Category != "" {
+					t.TestsFailingOnlyMoteDesign++
+					t.TestsFailingByCategory[d.Category]++
+				} else {
+					t.TestsFailingOnlyMoteOther++
+					addReason(d.Reason, p.Package+"."+d.Where)
+				}
 			case d.Mote == "skip" && d.Native == "pass":
 				t.TestsSkippedOnlyMote++
+				if d.Category != "" {
+					t.TestsSkippedOnlyMoteDesign++
+					t.TestsSkippedByCategory[d.Category]++
+				} else {
+					t.TestsSkippedOnlyMoteOther++
+				}
 			case d.Mote == "-":
 				t.TestsNotRunMote++
 			}
 		}
-		// A package that fails under mote without a test to blame.
-		if p.Status == "build-failed" || p.Status == "timeout" || (p.Status == "mote-fails" && p.Mote.Fail == 0) {
+		// A package that fails under mote without a test to blame, not
+		// by design.
+		if pkgBlamed(p) && p.Category == "" {
 			addReason(p.Mote.Reason, p.Package)
 		}
 	}
@@ -427,23 +514,27 @@ func (r *Report) writeTable(w io.Writer) {
 	for _, p := range r.Packages {
 		var notes []string
 		if p.Status == "build-failed" || p.Status == "timeout" || (p.Mote.State != "ok" && p.Mote.Fail == 0 && p.Mote.Reason != "") {
-			notes = append(notes, truncate(p.Mote.Reason, 120))
+			notes = append(notes, truncate(tag(p.Category)+p.Mote.Reason, 120))
 		}
+		// Library OS gaps first, then the differences by design.
 		shown := 0
-		for _, d := range p.Differences {
-			if d.Mote == "pass" || d.Mote == "-" {
-				continue // mote does better, or did not get there: not a reason
+	diffs:
+		for _, byDesign := range []bool{false, true} {
+			for _, d := range p.Differences {
+				if d.Mote == "pass" || d.Mote == "-" || (d.Category != "") != byDesign {
+					continue // mote does better, or did not get there: not a reason
+				}
+				if shown == maxShown {
+					notes = append(notes, fmt.Sprintf("… %d more", countDiffs(p)-maxShown))
+					break diffs
+				}
+				what := d.Where
+				if d.Mote == "skip" {
+					what += " (skipped)"
+				}
+				notes = append(notes, truncate(tag(d.Category)+what+": "+d.Reason, 140))
+				shown++
 			}
-			if shown == maxShown {
-				notes = append(notes, fmt.Sprintf("… %d more", countDiffs(p)-maxShown))
-				break
-			}
-			what := d.Where
-			if d.Mote == "skip" {
-				what += " (skipped)"
-			}
-			notes = append(notes, truncate(what+": "+d.Reason, 140))
-			shown++
 		}
 		if n := notRun(p); n > 0 && p.Mote.State != "build-failed" {
 			notes = append(notes, fmt.Sprintf("(%d tests run natively were not reached under mote)", n))
@@ -469,23 +560,32 @@ func (r *Report) writeTable(w io.Writer) {
 	fmt.Fprintf(w, "\nTOTALS\n")
 	fmt.Fprintf(w, "  packages fully passing under mote: %d / %d listed (natively: %d)\n", t.PassingMote, t.Packages, t.PassingNative)
 	fmt.Fprintf(w, "  packages passing natively that also pass under mote: %d / %d\n", t.PassingBoth, t.PassingNative)
+	var byCat []string
+	for _, k := range sortedCategoryKeys(t.PassingNativeByDesignPkgs) {
+		byCat = append(byCat, labels(strings.Split(k, "+"))+": "+strings.Join(t.PassingNativeByDesignPkgs[k], ", "))
+	}
+	fmt.Fprintf(w, "  packages passing natively that fail under mote only by design: %d%s\n", t.PassingNativeByDesign, paren(strings.Join(byCat, "; ")))
+	fmt.Fprintf(w, "  packages passing natively that fail under mote for other reasons (library OS gaps): %d\n", t.PassingNativeFailingOther)
 	fmt.Fprintf(w, "  tests passing under mote: %d / %d (natively: %d)\n", t.TestsPassingMote, t.Tests, t.TestsPassingNative)
 	fmt.Fprintf(w, "  tests failing only under mote: %d; skipped only under mote: %d; run natively but not reached under mote: %d\n",
 		t.TestsFailingOnlyMote, t.TestsSkippedOnlyMote, t.TestsNotRunMote)
+	fmt.Fprintf(w, "  tests failing under mote by design: %d%s; other: %d\n", t.TestsFailingOnlyMoteDesign, paren(catCounts(t.TestsFailingByCategory)), t.TestsFailingOnlyMoteOther)
+	fmt.Fprintf(w, "  tests skipped only under mote by design: %d%s; other: %d\n", t.TestsSkippedOnlyMoteDesign, paren(catCounts(t.TestsSkippedByCategory)), t.TestsSkippedOnlyMoteOther)
 	counts := map[string]int{}
 	for _, p := range r.Packages {
 		counts[p.Status]++
 	}
 	var sts []string
-	for _, s := range []string{"same", "mote-fails", "native-fails", "build-failed", "timeout", "no-tests"} {
+	for _, s := range []string{"same", "mote-fails", "by-design", "native-fails", "build-failed", "timeout", "no-tests"} {
 		if counts[s] > 0 {
 			sts = append(sts, fmt.Sprintf("%s %d", s, counts[s]))
 		}
 	}
 	fmt.Fprintf(w, "  statuses: %s\n", strings.Join(sts, ", "))
 	fmt.Fprintf(w, "  wall time: %s\n", (time.Duration(r.WallSeconds * 1e9)).Round(time.Second))
+	r.writeByDesign(w)
 	if len(r.Reasons) > 0 {
-		fmt.Fprintf(w, "\nMOST COMMON REASONS OF FAILURES UNDER MOTE (tests failing only under mote, packages failing without one)\n")
+		fmt.Fprintf(w, "\nMOST COMMON REASONS OF OTHER FAILURES UNDER MOTE (library OS gaps: tests failing only under mote, packages failing without one; not by design)\n")
 		for i, rs := range r.Reasons {
 			if i == 15 {
 				fmt.Fprintf(w, "  … %d more kinds\n", len(r.Reasons)-i)
@@ -494,6 +594,124 @@ func (r *Report) writeTable(w io.Writer) {
 			fmt.Fprintf(w, "  %4d  %s\n        e.g. %s\n", rs.Count, rs.Reason, truncate(rs.Example, 150))
 		}
 	}
+}
+
+// tag marks a by-design difference in the table.
+func tag(cat string) string {
+	if cat == "" {
+		return ""
+	}
+	return "[by design: " + label(cat) + "] "
+}
+
+func paren(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " (" + s + ")"
+}
+
+// catCounts lists counts per category: "needs processes 12, …, needs cgo 0".
+func catCounts(m map[string]int) string {
+	var l []string
+	for _, c := range reportOrder {
+		l = append(l, fmt.Sprintf("%s %d", label(c), m[c]))
+	}
+	return strings.Join(l, ", ")
+}
+
+// writeByDesign lists the differences by design, grouped by category and
+// package.
+func (r *Report) writeByDesign(w io.Writer) {
+	type group struct {
+		pkgs  []string            // packages failing without a test to blame
+		tests map[string][]string // package → tests
+		order []string            // packages in report order
+		fail  int
+		skip  int
+	}
+	groups := map[string]*group{}
+	get := func(c string) *group {
+		if groups[c] == nil {
+			groups[c] = &group{tests: map[string][]string{}}
+		}
+		return groups[c]
+	}
+	for _, p := range r.Packages {
+		if p.Category != "" && p.Status == "by-design" {
+			g := get(p.Category)
+			g.pkgs = append(g.pkgs, fmt.Sprintf("%s (%s)", p.Package, truncate(p.Mote.Reason, 80)))
+		}
+		for _, d := range p.Differences {
+			if d.Category == "" || !(d.Mote == "fail" || d.Mote == "skip" && d.Native == "pass") {
+				continue
+			}
+			g := get(d.Category)
+			name := d.Test
+			if strings.HasPrefix(d.Evidence, "source: ") {
+				name += "*"
+			}
+			if d.Mote == "skip" {
+				name += " (skipped)"
+				g.skip++
+			} else {
+				g.fail++
+			}
+			if g.tests[p.Package] == nil {
+				g.order = append(g.order, p.Package)
+			}
+			g.tests[p.Package] = append(g.tests[p.Package], name)
+		}
+	}
+	if len(groups) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nBY-DESIGN DIFFERENCES UNDER MOTE (tests failing or skipped only under mote that cannot pass in a unikernel; the cause\n")
+	fmt.Fprintf(w, "from the failure or skip message, or, marked *, from the test's source when the message does not tell)\n")
+	for _, c := range reportOrder {
+		g := groups[c]
+		if g == nil {
+			continue
+		}
+		var n []string
+		if g.fail > 0 {
+			n = append(n, fmt.Sprintf("%d tests failing", g.fail))
+		}
+		if g.skip > 0 {
+			n = append(n, fmt.Sprintf("%d skipped", g.skip))
+		}
+		if len(g.pkgs) > 0 {
+			n = append(n, fmt.Sprintf("%d packages failing without a test", len(g.pkgs)))
+		}
+		fmt.Fprintf(w, "  %s: %s\n", label(c), strings.Join(n, ", "))
+		for _, p := range g.pkgs {
+			fmt.Fprintf(w, "    %s\n", p)
+		}
+		for _, pkg := range g.order {
+			writeWrapped(w, "    "+pkg+": ", "      ", g.tests[pkg], 120)
+		}
+	}
+}
+
+// writeWrapped writes items joined with ", " after first, wrapping lines at
+// width with the continuation lines indented by indent.
+func writeWrapped(w io.Writer, first, indent string, items []string, width int) {
+	line := first
+	for i, it := range items {
+		if i < len(items)-1 {
+			it += ","
+		}
+		if i > 0 && len(line)+1+len(it) > width {
+			fmt.Fprintln(w, line)
+			line = indent + it
+			continue
+		}
+		if i > 0 {
+			line += " "
+		}
+		line += it
+	}
+	fmt.Fprintln(w, line)
 }
 
 func notRun(p *PkgResult) int {
@@ -767,12 +985,13 @@ func parseOutput(pkg string, out []byte) *parsed {
 			o.Where = r.name
 			if len(r.out) > 0 {
 				o.Reason = cleanReason(r.out[0])
+				o.lines = r.out
 			}
 			s.Skip++
 		default: // fail, or run: started and never finished
 			o.Result = "fail"
 			s.Fail++
-			o.Where, o.Reason = failureReason(r, order)
+			o.Where, o.Reason, o.lines = failureReason(r, order)
 			if o.Reason == "" {
 				if r.state == "run" {
 					o.Reason = "did not finish"
@@ -792,7 +1011,7 @@ func parseOutput(pkg string, out []byte) *parsed {
 // failureReason picks, among failing r and its failing subtests with
 // output, the deepest (first to report among equals) and returns its name
 // and first output line.
-func failureReason(r *testRec, order []*testRec) (where, reason string) {
+func failureReason(r *testRec, order []*testRec) (where, reason string, lines []string) {
 	var best *testRec
 	for _, c := range order {
 		if c.parent != r.name || (c.state != "fail" && c.state != "run") || len(c.out) == 0 {
@@ -803,12 +1022,12 @@ func failureReason(r *testRec, order []*testRec) (where, reason string) {
 		}
 	}
 	if best == nil {
-		return r.name, ""
+		return r.name, "", nil
 	}
 	if best.out[0] == "got:" {
-		return best.name, exampleReason(best.out)
+		return best.name, exampleReason(best.out), best.out
 	}
-	return best.name, cleanReason(best.out[0])
+	return best.name, cleanReason(best.out[0]), best.out
 }
 
 // exampleReason describes a failing example's got:/want: output by its
@@ -858,9 +1077,9 @@ func (p *PkgResult) compare() {
 		if no.Result == mo.Result {
 			continue
 		}
-		d := Diff{Test: k, Native: no.Result, Mote: mo.Result, Where: mo.Where, Reason: mo.Reason}
+		d := Diff{Test: k, Native: no.Result, Mote: mo.Result, Where: mo.Where, Reason: mo.Reason, lines: mo.lines}
 		if d.Where == "" {
-			d.Where, d.Reason = no.Where, no.Reason
+			d.Where, d.Reason, d.lines = no.Where, no.Reason, no.lines
 		}
 		if d.Where == "" {
 			d.Where = k

@@ -47,7 +47,7 @@ type inode struct {
 	kind   uint8
 	fs     uint8
 	height uint8 // ndReg: levels of the page tree
-	owned  uint8 // ndSymlink: data is a kmalloc chunk of this size class
+	owned  uint8 // ndSymlink: 1 + the kmalloc size class of data, 0 if not owned
 	mode   uint32
 	nlink  int32
 	opens  int32 // open file descriptions and the working directory
@@ -144,7 +144,7 @@ func putInode(i int32) {
 		tmpTruncate(nd, 0)
 	case ndSymlink:
 		if nd.owned != 0 {
-			kfree(nd.data, nd.owned)
+			kfree(nd.data, nd.owned-1)
 		}
 	}
 	*nd = inode{parent: inodeFreeL}

@@ -804,7 +804,7 @@ func TestBuildStdTestSealed(t *testing.T) {
 	}
 	for p := range files {
 		if strings.HasPrefix(p, pkg+"/") && !strings.HasPrefix(p, pkg+"/testdata") && strings.Count(strings.TrimPrefix(p, pkg+"/"), "/") > 0 {
-			t.Errorf("%s: a subdirectory of the package sealed", p)
+			t.Errorf("%s: the contents of a subdirectory of the package sealed", p)
 		}
 		if strings.HasPrefix(p, shadow) && p != shadow+"/lib/time/zoneinfo.zip" && files[p].Mode&abi.ModeTypeMask != abi.ModeDir {
 			t.Errorf("%s sealed", p)

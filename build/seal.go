@@ -88,7 +88,7 @@ type sealSource struct {
 	name    string // for messages
 	host    string // absolute host path
 	guest   string
-	shallow bool // a directory's own files only, without its subdirectories (and testdata, sealed on its own)
+	shallow bool // a directory's own files; its subdirectories empty (and testdata, sealed on its own)
 }
 
 // sealer gathers sealed files from the host.
@@ -190,6 +190,18 @@ func (s *sealer) gather(src int) error {
 			return s.add(src, p, so.guest, st)
 		}
 		if so.shallow && d.IsDir() {
+			// A subdirectory shows in listings, empty (testdata is
+			// sealed on its own).
+			if d.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			info, err := d.Info()
+			if err != nil {
+				return s.errf(src, "%s", statError(p, err))
+			}
+			if err := s.add(src, p, path.Join(so.guest, d.Name()), info); err != nil {
+				return err
+			}
 			return filepath.SkipDir
 		}
 		if so.shallow && d.Name() == "testdata" {

@@ -67,7 +67,8 @@ func (b *builder) testUsesNet(ctx context.Context) (bool, error) {
 // sealTest seals what go test's contract gives a test binary: it runs in
 // its package's directory (pkgDir, on the host) and can read the files
 // there and in testdata. The image holds, at their host paths, the
-// package directory's own files (not its subdirectories), its testdata
+// package directory's own files (its subdirectories as empty directories),
+// its testdata
 // directory (recursively), and the testdata directory, if any, of each
 // directory above it up to the module root ($GOROOT/src for the standard
 // library, with the real GOROOT's paths); its working directory is pkgDir.

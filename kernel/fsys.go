@@ -110,8 +110,21 @@ func dispatchFS(nr, a0, a1, a2, a3, a4 uint64) (r int64, ok bool) {
 		return sysChmod(resolve(cwd, a0, false), a1), true
 	case 91: // fchmod
 		return sysChmod(fdInode(a0), a1), true
-	case 268: // fchmodat (flags: AT_SYMLINK_NOFOLLOW is EOPNOTSUPP on Linux)
+	case 268: // fchmodat
 		return sysChmod(resolve(a0, a1, false), a2), true
+	case 452: // fchmodat2: a symbolic link's mode cannot change (EOPNOTSUPP)
+		if a3&^(atSymlinkNofollow|atEmptyPath) != 0 {
+			return -eINVAL, true
+		}
+		ino := resolveAt(a0, a1, a3)
+		if ino > 0 && ind(int32(ino)).kind == ndSymlink {
+			return -eOPNOTSUPP, true
+		}
+		return sysChmod(ino, a2), true
+	case 115: // getgroups: root, without supplementary groups
+		return 0, true
+	case 116: // setgroups
+		return 0, true
 	case 92: // chown
 		return sysChown(resolve(cwd, a0, false), a1, a2), true
 	case 93: // fchown

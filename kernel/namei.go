@@ -115,7 +115,9 @@ func (w *walker) walk(cur int32, flags int) (walkResult, int64) {
 			}
 			return walkResult{}, -eNOENT
 		}
-		if ind(child).kind == ndSymlink && (!last || flags&wFollow != 0 || slashed) {
+		// A trailing slash follows a final symbolic link, except for the
+		// calls that create (mkdir on a dangling link is EEXIST, as Linux).
+		if ind(child).kind == ndSymlink && (!last || flags&wFollow != 0 || slashed && flags&wParent == 0) {
 			if links++; links > maxSymlinks {
 				return walkResult{}, -eLOOP
 			}
@@ -140,7 +142,7 @@ func (w *walker) walk(cur int32, flags int) (walkResult, int64) {
 			continue
 		}
 		if last {
-			if slashed && ind(child).kind != ndDir {
+			if slashed && ind(child).kind != ndDir && ind(child).kind != ndSymlink {
 				return walkResult{}, -eNOTDIR
 			}
 			return walkResult{dir: cur, ino: child, name: comp, slashed: slashed}, 0

@@ -230,6 +230,9 @@ func sysOpenat(dirfd, path, flags, mode uint64) int64 {
 			touch(nd, true, true)
 		}
 	}
+	if ind(ino).kind == ndFifo && flags&oPath == 0 {
+		return fifoOpen(ino, flags)
+	}
 	var kind int32
 	switch ind(ino).kind {
 	case ndDir:
@@ -358,6 +361,9 @@ func fillStat(st *syscall.Stat_t, ino int32) {
 		st.Mode, st.Rdev = syscall.S_IFCHR|perm, devZero
 	case ndRandom:
 		st.Mode, st.Rdev = syscall.S_IFCHR|perm, devRandom
+	case ndFifo:
+		st.Mode = syscall.S_IFIFO | perm
+		st.Size = 0
 	default:
 		st.Mode = syscall.S_IFREG | perm
 	}
@@ -474,6 +480,8 @@ func sysGetdents64(fd, buf, n uint64) int64 {
 			typ = 10
 		case ndNull, ndZero, ndRandom:
 			typ = 2
+		case ndFifo:
+			typ = 1
 		}
 		p := buf + written
 		clear(userBytes(p, reclen))
@@ -591,9 +599,30 @@ func sysMkdirat(dirfd, path, mode uint64) int64 {
 	return 0
 }
 
-// sysMknodat creates regular files (as open with O_CREAT|O_EXCL); device
-// nodes, FIFOs and sockets are not supported.
+// sysMknodat creates regular files (as open with O_CREAT|O_EXCL) and FIFOs;
+// device nodes and sockets are not supported (EPERM).
 func sysMknodat(dirfd, path, mode uint64) int64 {
+	if mode&syscall.S_IFMT == syscall.S_IFIFO {
+		r, err := walkUser(&walkers[0], dirfd, path, wParent)
+		switch {
+		case err < 0:
+			return err
+		case r.ino != 0:
+			return -eEXIST
+		case !writable(r.dir):
+			return -eROFS
+		}
+		ino := newInode(ndFifo, ind(r.dir).fs, uint32(mode&^umask))
+		if ino == 0 {
+			return -eNOSPC
+		}
+		if e := dirAdd(r.dir, r.name, ino, false); e < 0 {
+			ind(ino).nlink = 0
+			putInode(ino)
+			return e
+		}
+		return 0
+	}
 	if t := mode & syscall.S_IFMT; t != 0 && t != syscall.S_IFREG {
 		return -ePERM
 	}

@@ -20,7 +20,8 @@ type pipe struct {
 	buf              uint64 // kernel pages, kept when the pipe is freed
 	head, n          uint32 // ring: data is [head, head+n) mod pipeSize
 	readers, writers int32
-	rfi, wfi         int32 // file indexes of the two ends
+	rfi, wfi         int32 // file indexes of the two ends (of a pipe2 pair)
+	fifo             int32 // the FIFO's inode, for a named pipe
 }
 
 var pipes [maxPipes]pipe
@@ -32,34 +33,24 @@ func sysPipe2(fds, flags uint64) int64 {
 	if !userOK(fds, 8, true) {
 		return -eFAULT
 	}
-	pi := -1
-	for i := range pipes {
-		if !pipes[i].used {
-			pi = i
-			break
-		}
-	}
+	pi := newPipe()
 	if pi < 0 {
 		return -eMFILE
 	}
 	p := &pipes[pi]
-	if p.buf == 0 {
-		p.buf = kallocPages(pipeSize / pageSize)
-		if p.buf == 0 {
-			return -eNOMEM
-		}
-	}
 	rfi := allocFile(fkPipeR, int32(oRdonly|flags&oNonblock))
 	if rfi < 0 {
+		p.used = false
 		return -eMFILE
 	}
 	wfi := allocFile(fkPipeW, int32(oWronly|flags&oNonblock))
 	if wfi < 0 {
-		releaseFile(rfi)
+		files[rfi].kind, files[rfi].refs = fkFree, 0
+		p.used = false
 		return -eMFILE
 	}
 	files[rfi].pipe, files[wfi].pipe = int32(pi), int32(pi)
-	*p = pipe{used: true, buf: p.buf, readers: 1, writers: 1, rfi: rfi, wfi: wfi}
+	p.readers, p.writers, p.rfi, p.wfi = 1, 1, rfi, wfi
 	cloexec := flags&oCloexec != 0
 	rfd := installFd(rfi, 0, cloexec)
 	if rfd < 0 {
@@ -84,15 +75,116 @@ func pipeRelease(f *file) {
 	p := &pipes[f.pipe]
 	if f.kind == fkPipeR {
 		p.readers--
-		notifyFile(p.wfi) // writers see ERR
+		pipeNotify(f.pipe, fkPipeW) // writers see ERR
 	} else {
 		p.writers--
-		notifyFile(p.rfi) // readers see HUP
+		pipeNotify(f.pipe, fkPipeR) // readers see HUP
 	}
 	wakeWaiters(waitPipe, uint64(f.pipe), -1)
 	if p.readers <= 0 && p.writers <= 0 {
 		p.used = false
+		if p.fifo != 0 {
+			ind(p.fifo).data = 0
+		}
 	}
+}
+
+// pipeNotify tells epoll that the ends of kind (fkPipeR, fkPipeW) of pipe
+// pi changed: the one of a pipe2 pair, or every open end of a FIFO.
+func pipeNotify(pi int32, kind int32) {
+	p := &pipes[pi]
+	if p.fifo == 0 {
+		if kind == fkPipeR {
+			notifyFile(p.rfi)
+		} else {
+			notifyFile(p.wfi)
+		}
+		return
+	}
+	for i := range files {
+		if files[i].kind == kind && files[i].pipe == pi && files[i].refs > 0 {
+			notifyFile(int32(i))
+		}
+	}
+}
+
+// newPipe takes a free pipe with its ring, or returns -1.
+func newPipe() int {
+	for i := range pipes {
+		p := &pipes[i]
+		if p.used {
+			continue
+		}
+		if p.buf == 0 {
+			if p.buf = kallocPages(pipeSize / pageSize); p.buf == 0 {
+				return -1
+			}
+		}
+		*p = pipe{used: true, buf: p.buf, rfi: -1, wfi: -1}
+		return i
+	}
+	return -1
+}
+
+// fifoOpen opens a named pipe (FIFO inode ino) as Linux does: the first
+// opener creates the pipe; a blocking open for reading waits for a writer
+// and one for writing waits for a reader; a non-blocking open for writing
+// without a reader fails with ENXIO. O_RDWR (which Linux allows) is not
+// supported.
+func fifoOpen(ino int32, flags uint64) int64 {
+	acc := flags & oAccmode
+	if acc == oRdwr {
+		return -eINVAL
+	}
+	nd := ind(ino)
+	if nd.data == 0 {
+		pi := newPipe()
+		if pi < 0 {
+			return -eMFILE
+		}
+		pipes[pi].fifo = ino
+		nd.data = uint64(pi) + 1
+	}
+	pi := int32(nd.data - 1)
+	p := &pipes[pi]
+	nonblock := flags&oNonblock != 0
+	kind := int32(fkPipeR)
+	if acc == oWronly {
+		if p.readers <= 0 && nonblock {
+			if p.writers <= 0 {
+				p.used = false
+				nd.data = 0
+			}
+			return -eNXIO
+		}
+		kind = fkPipeW
+	}
+	fi := allocFile(kind, int32(flags&(oAccmode|oNonblock|oAppend)))
+	if fi < 0 {
+		return -eNFILE
+	}
+	f := &files[fi]
+	f.pipe, f.node = pi, ino
+	nd.opens++
+	if kind == fkPipeR {
+		p.readers++
+	} else {
+		p.writers++
+	}
+	wakeWaiters(waitPipe, uint64(pi), -1)
+	// Wait for the other end.
+	for !nonblock && (kind == fkPipeR && p.writers <= 0 || kind == fkPipeW && p.readers <= 0) {
+		waitAdd(curThread(), waitPipe, uint64(pi))
+		if block(0, true) == wakeSignal {
+			releaseFile(fi)
+			return -eINTR
+		}
+	}
+	fd := installFd(fi, 0, flags&oCloexec != 0)
+	if fd < 0 {
+		releaseFile(fi)
+	}
+	return fd
 }
 
 func pipeReadiness(f *file) uint32 {
@@ -138,7 +230,7 @@ func pipeRead(f *file, dst, n uint64) int64 {
 	p.head = (p.head + m) % pipeSize
 	p.n -= m
 	wakeWaiters(waitPipe, uint64(f.pipe), -1)
-	notifyFile(p.wfi) // writable again
+	pipeNotify(f.pipe, fkPipeW) // writable again
 	return int64(m)
 }
 
@@ -179,7 +271,7 @@ func pipeWrite(f *file, src, n uint64) int64 {
 		p.n += uint32(m)
 		written += m
 		wakeWaiters(waitPipe, uint64(f.pipe), -1)
-		notifyFile(p.rfi) // readable
+		pipeNotify(f.pipe, fkPipeR) // readable
 	}
 	return int64(written)
 }

@@ -92,7 +92,9 @@ Flags are written as for go test (-run X, -v, --run=X all work):
   -cpu LIST              GOMAXPROCS values to run with
   -timeout D             panic a test binary after D (default 10m; 0: none)
   -short, -v, -failfast  as for go test
-  -m, -memory SIZE       guest RAM per test binary (default 512M)
+  -m, -memory SIZE       guest RAM per test binary (default 2G: go test's
+                         binaries expect a developer machine; only the
+                         pages a guest touches cost host memory)
   -cpus N                virtual CPUs per test binary (default 1)
   -e KEY=VALUE           environment variable in the guest (repeatable)
   -p N                   packages built and tested at once (default the
@@ -177,8 +179,8 @@ func parseTestFlags(args []string) (*testFlags, []string, []string, error) {
 	fs.BoolVar(&f.short, "short", false, "")
 	fs.BoolVar(&f.verbose, "v", false, "")
 	fs.BoolVar(&f.failfast, "failfast", false, "")
-	fs.StringVar(&f.memory, "m", "512M", "")
-	fs.StringVar(&f.memory, "memory", "512M", "")
+	fs.StringVar(&f.memory, "m", "2G", "")
+	fs.StringVar(&f.memory, "memory", "2G", "")
 	fs.IntVar(&f.cpus, "cpus", 1, "")
 	fs.Var((*stringList)(&f.env), "e", "")
 	fs.Var((*stringList)(&f.env), "env", "")

@@ -274,6 +274,9 @@ func inodeRead(ino int32, p, n uint64, pos int64) int64 {
 		copy(userBytes(p, c), unsafe.Slice((*byte)(unsafe.Pointer(uintptr(nd.data+uint64(pos)))), c))
 		return int64(c)
 	case ndText:
+		if nd.data == txtMaps {
+			return mapsRead(p, n, pos)
+		}
 		txt := textOf(nd.data)
 		if pos >= int64(len(txt)) {
 			return 0
@@ -287,6 +290,9 @@ func inodeRead(ino int32, p, n uint64, pos int64) int64 {
 func inodeSize(nd *inode) int64 {
 	switch nd.kind {
 	case ndText:
+		if nd.data == txtMaps {
+			return 0 // as Linux reports for /proc files
+		}
 		return int64(len(textOf(nd.data)))
 	case ndDir:
 		return pageSize

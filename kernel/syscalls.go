@@ -46,6 +46,8 @@ func dispatch(t *thread, f *sysframe) int64 {
 	case 24:
 		yield()
 		return 0
+	case 27:
+		return sysMincore(a0, a1, a2)
 	case 28:
 		return sysMadvise(a0, a1, a2)
 	case 32:

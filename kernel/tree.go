@@ -17,6 +17,7 @@ const (
 	txtPasswd
 	txtGroup
 	txtMounts
+	txtMaps // generated at each read (mapsRead)
 )
 
 const (
@@ -89,6 +90,7 @@ func treeInit(b *abi.BootInfo) {
 	proc := mk(root, "proc", ndDir, 0o555, 0)
 	self := mk(proc, "self", ndDir, 0o555, 0)
 	mk(self, "mounts", ndText, 0o444, txtMounts)
+	mk(self, "maps", ndText, 0o444, txtMaps)
 	mkSymlink(proc, "mounts", []byte("self/mounts"))
 	n := exePath(b)
 	mkSymlink(self, "exe", exeTarget[:n])
@@ -209,4 +211,42 @@ func workdirInit(b *abi.BootInfo) {
 		return
 	}
 	sysChdir(int64(r.ino))
+}
+
+// mapsRead copies bytes [pos, pos+n) of /proc/self/maps, made from the
+// mapping table, into user memory at p: one line per mapping, in Linux's
+// format ("start-end perms offset dev inode"), anonymous and private.
+func mapsRead(p, n uint64, pos int64) int64 {
+	var line textBuf
+	done := uint64(0)
+	off := int64(0)
+	v := vmas()
+	for i := 0; i < nvma && done < n; i++ {
+		line.n = 0
+		line.hex(v[i].start)
+		line.s("-")
+		line.hex(v[i].end)
+		line.s(" ")
+		perm := [5]byte{'-', '-', '-', 'p', ' '}
+		if v[i].prot&protRead != 0 {
+			perm[0] = 'r'
+		}
+		if v[i].prot&protWrite != 0 {
+			perm[1] = 'w'
+		}
+		if v[i].prot&protExec != 0 {
+			perm[2] = 'x'
+		}
+		line.s(unsafe.String(&perm[0], 5))
+		line.s("00000000 00:00 0\n")
+		l := int64(line.n)
+		if off+l > pos {
+			from := max(pos-off, 0)
+			c := copy(userBytes(p+done, n-done), line.b[from:l])
+			done += uint64(c)
+			pos += int64(c)
+		}
+		off += l
+	}
+	return int64(done)
 }

@@ -206,6 +206,9 @@ func sysMmap(addr, length, prot, flags, fd, off uint64) int64 {
 	if n < length {
 		return -eNOMEM
 	}
+	if n > userMax-userMin {
+		return -eNOMEM
+	}
 	if flags&mapAnonymous == 0 {
 		if int32(fd) < 0 || fdGet(int(int32(fd))) == nil {
 			return -eBADF
@@ -310,6 +313,33 @@ const (
 	madvFree     = 8
 	madvRemove   = 9
 )
+
+// sysMincore reports which pages of [addr, addr+length) are in memory: the
+// range must be mapped (ENOMEM) and addr page aligned (EINVAL).
+func sysMincore(addr, length, vec uint64) int64 {
+	if addr&(pageSize-1) != 0 {
+		return -eINVAL
+	}
+	n := (length + pageSize - 1) / pageSize
+	if addr+n*pageSize < addr || addr < userMin || addr+n*pageSize > userMax {
+		return -eNOMEM
+	}
+	if !userOK(vec, n, true) {
+		return -eFAULT
+	}
+	for i := uint64(0); i < n; i++ {
+		va := addr + i*pageSize
+		if vmaFind(va) < 0 {
+			return -eNOMEM
+		}
+		in := byte(0)
+		if e := pte(va, false); e != nil && *e&ptePresent != 0 {
+			in = 1
+		}
+		*(*byte)(unsafe.Pointer(uintptr(vec + i))) = in
+	}
+	return 0
+}
 
 func sysMadvise(addr, length, advice uint64) int64 {
 	if addr&(pageSize-1) != 0 {

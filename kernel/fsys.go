@@ -26,7 +26,7 @@ func dispatchFS(nr, a0, a1, a2, a3, a4 uint64) (r int64, ok bool) {
 	case 17: // pread64
 		return sysPRW(a0, a1, a2, a3, false), true
 	case 18: // pwrite64
-		return sysPRW(a0, a1, a2, a3, true), true
+		return sysPRW(a0, a1, a2, appendPos(a0, a3), true), true
 	case 19:
 		return sysRWv(a0, a1, a2, false, 0, false), true
 	case 20:
@@ -34,7 +34,7 @@ func dispatchFS(nr, a0, a1, a2, a3, a4 uint64) (r int64, ok bool) {
 	case 295: // preadv
 		return sysRWv(a0, a1, a2, false, int64(a3), true), true
 	case 296: // pwritev
-		return sysRWv(a0, a1, a2, true, int64(a3), true), true
+		return sysRWv(a0, a1, a2, true, int64(appendPos(a0, a3)), true), true
 	case 21: // access
 		return sysFaccessat(cwd, a0, a1, 0), true
 	case 269: // faccessat
@@ -49,6 +49,9 @@ func dispatchFS(nr, a0, a1, a2, a3, a4 uint64) (r int64, ok bool) {
 	case 74, 75: // fsync, fdatasync: tmpfs and the image have nothing to flush
 		f := fdGet(int(int32(a0)))
 		if f == nil {
+			return -eBADF, true
+		}
+		if isOpath(f) {
 			return -eBADF, true
 		}
 		if f.node == 0 || f.kind == fkNull || f.kind == fkZero || f.kind == fkRandom {
@@ -139,6 +142,8 @@ func dispatchFS(nr, a0, a1, a2, a3, a4 uint64) (r int64, ok bool) {
 		return sysFstat(a0, a1), true
 	case 262:
 		return sysNewfstatat(a0, a1, a2, a3), true
+	case 332:
+		return sysStatx(a0, a1, a2, a3, a4), true
 	case 137: // statfs
 		return sysStatfs(resolve(cwd, a0, false), a1), true
 	case 138: // fstatfs
@@ -159,6 +164,17 @@ func dispatchFS(nr, a0, a1, a2, a3, a4 uint64) (r int64, ok bool) {
 	return 0, false
 }
 
+// appendPos is the offset at which pwrite64 and pwritev on fd write: off,
+// or the end of the file when fd was opened with O_APPEND (Linux appends,
+// pwrite(2) BUGS); a negative off stays, for EINVAL.
+func appendPos(fd, off uint64) uint64 {
+	f := fdGet(int(int32(fd)))
+	if f == nil || f.kind != fkFile || f.flags&oAppend == 0 || int64(off) < 0 {
+		return off
+	}
+	return uint64(ind(f.node).size)
+}
+
 // fdInode returns the inode of a file descriptor of the tree, or -errno.
 func fdInode(fd uint64) int64 {
 	f := fdGet(int(int32(fd)))
@@ -172,18 +188,23 @@ func fdInode(fd uint64) int64 {
 }
 
 func sysOpenat(dirfd, path, flags, mode uint64) int64 {
+	// Linux 6.4 on: O_CREAT|O_DIRECTORY is EINVAL whatever the path
+	// (it used to create a regular file).
+	if flags&(oCreat|oDirectory) == oCreat|oDirectory {
+		return -eINVAL
+	}
 	if flags&oTmpfile == oTmpfile {
 		return -eOPNOTSUPP
 	}
+	if flags&oPath != 0 {
+		flags &= oPath | oDirectory | oNofollow | oCloexec // the others are ignored
+	}
 	wf := wFollow
-	if flags&oNofollow != 0 {
-		wf = 0
+	if flags&oNofollow != 0 || flags&(oCreat|oExcl) == oCreat|oExcl {
+		wf = 0 // O_EXCL fails on a symbolic link, even a dangling one
 	}
 	if flags&oCreat != 0 {
 		wf |= wParent
-		if flags&oExcl != 0 {
-			wf &^= wFollow // O_EXCL fails on a symbolic link, even a dangling one
-		}
 	}
 	r, err := walkUser(&walkers[0], dirfd, path, wf)
 	if err < 0 {
@@ -191,41 +212,44 @@ func sysOpenat(dirfd, path, flags, mode uint64) int64 {
 	}
 	acc := flags & oAccmode
 	ino := r.ino
-	if ino == 0 {
-		if r.slashed {
-			return -eISDIR
+	switch {
+	case flags&oCreat != 0 && r.slashed && len(r.name) > 0 && !isDots(r.name):
+		return -eISDIR // "x/" names a directory, which O_CREAT does not make, whatever x is
+	case ino == 0:
+		if ind(r.dir).nlink == 0 {
+			return -eNOENT // a removed directory takes no new entries
 		}
 		if !writable(r.dir) {
 			return -eROFS
 		}
-		if ino = newInode(ndReg, ind(r.dir).fs, uint32(mode&^umask)); ino == 0 {
-			return -eNOSPC
-		}
-		if e := dirAdd(r.dir, r.name, ino, false); e < 0 {
-			ind(ino).nlink = 0
-			putInode(ino)
+		ino = newInode(ndReg, ind(r.dir).fs, uint32(mode&^umask))
+		if e := linkNew(r.dir, r.name, ino); e < 0 {
 			return e
 		}
-	} else {
-		if flags&(oCreat|oExcl) == oCreat|oExcl {
-			return -eEXIST
-		}
+	default:
+		// An existing file, checked in the order of Linux's do_open and
+		// may_open. O_TRUNC and access mode 3 ask for write access.
 		nd := ind(ino)
-		if flags&oPath == 0 {
-			if nd.kind == ndSymlink {
-				return -eLOOP // O_NOFOLLOW
-			}
-			if nd.kind == ndDir && (acc != oRdonly || flags&oCreat != 0) {
-				return -eISDIR
-			}
-			if (acc != oRdonly || flags&oTrunc != 0) && nd.kind != ndNull && nd.kind != ndZero && nd.kind != ndRandom && !writable(ino) {
-				return -eROFS
-			}
-		}
-		if flags&oDirectory != 0 && nd.kind != ndDir {
-			return -eNOTDIR
-		}
-		if flags&oTrunc != 0 && flags&oPath == 0 && nd.kind == ndReg && nd.size != 0 {
+		write := acc != oRdonly || flags&oTrunc != 0
+		switch {
+		case flags&(oCreat|oExcl) == oCreat|oExcl:
+			return -eEXIST
+		case flags&oCreat != 0 && nd.kind == ndDir:
+			return -eISDIR
+		case flags&oDirectory != 0 && nd.kind != ndDir:
+			return -eNOTDIR // before ELOOP: O_NOFOLLOW|O_DIRECTORY on a link
+		case flags&oPath != 0:
+		case nd.kind == ndSymlink:
+			return -eLOOP // O_NOFOLLOW
+		case nd.kind == ndDir && write:
+			return -eISDIR
+		case write && nd.kind != ndNull && nd.kind != ndZero && nd.kind != ndRandom && !writable(ino):
+			return -eROFS
+		case nd.kind == ndFifo && acc == oAccmode:
+			return -eINVAL
+		case nd.kind == ndReg && flags&oTrunc != 0:
+			// Even when already empty: O_TRUNC of an existing file
+			// updates its mtime and ctime.
 			tmpTruncate(nd, 0)
 			touch(nd, true, true)
 		}
@@ -246,7 +270,14 @@ func sysOpenat(dirfd, path, flags, mode uint64) int64 {
 	default:
 		kind = fkFile
 	}
-	fi := allocFile(kind, int32(flags&^(oCreat|oExcl|oTrunc|oCloexec|oNofollow)))
+	fl := int32(flags &^ (oCreat | oExcl | oTrunc | oCloexec | oNofollow))
+	if acc == oAccmode {
+		// Access mode 3 asks for read and write permission but gives a
+		// descriptor that does neither (Linux: for ioctls only): kept
+		// with O_PATH, which reads and writes refuse (EBADF).
+		fl |= oPath
+	}
+	fi := allocFile(kind, fl)
 	if fi < 0 {
 		putInode(ino)
 		return -eNFILE
@@ -258,6 +289,54 @@ func sysOpenat(dirfd, path, flags, mode uint64) int64 {
 		releaseFile(fi)
 	}
 	return fd
+}
+
+// isOpath reports whether f was opened with O_PATH (and not access mode
+// 3, which sysOpenat keeps with O_PATH too).
+func isOpath(f *file) bool { return f.flags&oPath != 0 && f.flags&oAccmode != oAccmode }
+
+// linkNew links the new inode ino (0: none could be made) into dir under
+// name, or frees it; it returns 0 or -errno. In a set-group-ID directory
+// the inode takes the directory's group and, for a directory, the bit.
+func linkNew(dir int32, name []byte, ino int32) int64 {
+	if ino == 0 {
+		return -eNOSPC
+	}
+	nd, dn := ind(ino), ind(dir)
+	if dn.mode&syscall.S_ISGID != 0 {
+		nd.gid = dn.gid
+		if nd.kind == ndDir {
+			nd.mode |= syscall.S_ISGID
+		}
+	}
+	if e := dirAdd(dir, name, ino, false); e < 0 {
+		nd.nlink = 0
+		putInode(ino)
+		return e
+	}
+	return 0
+}
+
+// walkCreate resolves the path of a name to create as Linux's
+// filename_create: "." and ".." and an existing name (a symbolic link,
+// even dangling) are EEXIST; a trailing slash is for a directory only (else
+// ENOENT: "you asked for a directory"); then EROFS, and ENOENT in a removed
+// directory.
+func walkCreate(w *walker, dirfd, path uint64, dir bool) (walkResult, int64) {
+	r, err := walkUser(w, dirfd, path, wParent)
+	switch {
+	case err < 0:
+		return r, err
+	case r.ino != 0: // also "/", "." and ".."
+		return r, -eEXIST
+	case r.slashed && !dir:
+		return r, -eNOENT
+	case !writable(r.dir):
+		return r, -eROFS
+	case ind(r.dir).nlink == 0:
+		return r, -eNOENT
+	}
+	return r, 0
 }
 
 // inodeRead reads file bytes at pos into user memory [p, p+n).
@@ -352,9 +431,9 @@ func fillStat(st *syscall.Stat_t, ino int32) {
 		Dev: uint64(nd.fs), Ino: uint64(ino), Nlink: uint64(nd.nlink), Uid: nd.uid, Gid: nd.gid,
 		Size: inodeSize(nd), Blksize: pageSize,
 	}
-	st.Atim.Sec, st.Atim.Nsec = nd.atime/1e9, nd.atime%1e9
-	st.Mtim.Sec, st.Mtim.Nsec = nd.mtime/1e9, nd.mtime%1e9
-	st.Ctim.Sec, st.Ctim.Nsec = nd.ctime/1e9, nd.ctime%1e9
+	st.Atim.Sec, st.Atim.Nsec = nd.atime.sec, nd.atime.nsec
+	st.Mtim.Sec, st.Mtim.Nsec = nd.mtime.sec, nd.mtime.nsec
+	st.Ctim.Sec, st.Ctim.Nsec = nd.ctime.sec, nd.ctime.nsec
 	perm := nd.mode & 0o7777
 	switch nd.kind {
 	case ndDir:
@@ -422,7 +501,25 @@ func sysFstat(fd, buf uint64) int64 {
 	return 0
 }
 
+const (
+	atEaccess       = 0x200 // faccessat2
+	atNoAutomount   = 0x800
+	atStatxSyncType = 0x6000
+
+	// The flags fstatat and statx take.
+	statFlags = atSymlinkNofollow | atNoAutomount | atEmptyPath | atStatxSyncType
+
+	// statx masks: all of fstat's fields (not btime), the mount id, and
+	// the bit reserved for extensions.
+	statxBasicStats = 0x7ff
+	statxMntID      = 0x1000
+	statxReserved   = 0x80000000
+)
+
 func sysNewfstatat(dirfd, path, buf, flags uint64) int64 {
+	if flags&^statFlags != 0 {
+		return -eINVAL
+	}
 	if flags&atEmptyPath != 0 && userOK(path, 1, false) && *(*byte)(unsafe.Pointer(uintptr(path))) == 0 && int32(dirfd) != atFdcwd {
 		return sysFstat(dirfd, buf)
 	}
@@ -438,7 +535,71 @@ func sysNewfstatat(dirfd, path, buf, flags uint64) int64 {
 	return 0
 }
 
+// statx is struct statx (statx(2)).
+type statx struct {
+	mask, blksize               uint32
+	attributes                  uint64
+	nlink, uid, gid             uint32
+	mode                        uint16
+	_                           uint16
+	ino, size, blocks, attrMask uint64
+	atime, btime, ctime, mtime  statxTime
+	rdevMajor, rdevMinor        uint32
+	devMajor, devMinor          uint32
+	mntID                       uint64
+	dioMemAlign, dioOffsetAlign uint32
+	_                           [12]uint64
+}
+
+type statxTime struct {
+	sec  int64
+	nsec uint32
+	_    int32
+}
+
+// sysStatx reports what fstat would, as struct statx (btime is not kept).
+func sysStatx(dirfd, path, flags, mask, buf uint64) int64 {
+	if flags&^statFlags != 0 || flags&atStatxSyncType == atStatxSyncType || mask&statxReserved != 0 {
+		return -eINVAL
+	}
+	var st syscall.Stat_t
+	if flags&atEmptyPath != 0 && userOK(path, 1, false) && *(*byte)(unsafe.Pointer(uintptr(path))) == 0 && int32(dirfd) != atFdcwd {
+		f := fdGet(int(int32(dirfd)))
+		if f == nil {
+			return -eBADF
+		}
+		if f.node != 0 {
+			fillStat(&st, f.node)
+		} else {
+			fillStatFile(&st, f)
+		}
+	} else {
+		ino := resolveAt(dirfd, path, flags)
+		if ino < 0 {
+			return ino
+		}
+		fillStat(&st, int32(ino))
+	}
+	if !userOK(buf, uint64(unsafe.Sizeof(statx{})), true) {
+		return -eFAULT
+	}
+	ts := func(t syscall.Timespec) statxTime { return statxTime{sec: t.Sec, nsec: uint32(t.Nsec)} }
+	*(*statx)(unsafe.Pointer(uintptr(buf))) = statx{
+		mask: statxBasicStats | statxMntID, blksize: uint32(st.Blksize),
+		nlink: uint32(st.Nlink), uid: st.Uid, gid: st.Gid, mode: uint16(st.Mode),
+		ino: st.Ino, size: uint64(st.Size), blocks: uint64(st.Blocks),
+		atime: ts(st.Atim), ctime: ts(st.Ctim), mtime: ts(st.Mtim),
+		rdevMajor: uint32(st.Rdev >> 8), rdevMinor: uint32(st.Rdev & 0xff),
+		devMajor: uint32(st.Dev >> 8), devMinor: uint32(st.Dev & 0xff),
+		mntID: st.Dev,
+	}
+	return 0
+}
+
 func sysFaccessat(dirfd, path, mode, flags uint64) int64 {
+	if mode&^7 != 0 || flags&^(atEaccess|atSymlinkNofollow|atEmptyPath) != 0 {
+		return -eINVAL // mode: F_OK or R_OK|W_OK|X_OK
+	}
 	ino := resolveAt(dirfd, path, flags)
 	if ino < 0 {
 		return ino
@@ -464,6 +625,9 @@ func sysGetdents64(fd, buf, n uint64) int64 {
 	}
 	if f.kind != fkDir {
 		return -eNOTDIR
+	}
+	if ind(f.node).nlink == 0 {
+		return -eNOENT // a removed directory: not even "." and ".."
 	}
 	if !userOK(buf, n, true) {
 		return -eFAULT
@@ -514,15 +678,13 @@ func sysGetdents64(fd, buf, n uint64) int64 {
 			goto out
 		}
 	}
-	if dn.nlink > 0 {
-		for e := dn.first; e != 0; e = den(e).next {
-			d := den(e)
-			if d.cookie <= uint64(f.off) {
-				continue
-			}
-			if !emit(d.ino, d.cookie, direntName(d)) {
-				break
-			}
+	for e := dn.first; e != 0; e = den(e).next {
+		d := den(e)
+		if d.cookie <= uint64(f.off) {
+			continue
+		}
+		if !emit(d.ino, d.cookie, direntName(d)) {
+			break
 		}
 	}
 out:
@@ -583,91 +745,79 @@ func sysChdir(ino int64) int64 {
 }
 
 func sysMkdirat(dirfd, path, mode uint64) int64 {
-	r, err := walkUser(&walkers[0], dirfd, path, wParent)
+	r, err := walkCreate(&walkers[0], dirfd, path, true)
 	if err < 0 {
 		return err
 	}
-	if r.ino != 0 {
-		return -eEXIST
-	}
-	if !writable(r.dir) {
-		return -eROFS
-	}
-	ino := newInode(ndDir, ind(r.dir).fs, uint32(mode&^umask))
-	if ino == 0 {
-		return -eNOSPC
-	}
-	if e := dirAdd(r.dir, r.name, ino, false); e < 0 {
-		ind(ino).nlink = 0
-		putInode(ino)
-		return e
-	}
-	return 0
+	// Set-user-ID and set-group-ID are dropped (linkNew may set the latter).
+	ino := newInode(ndDir, ind(r.dir).fs, uint32(mode&0o1777&^umask))
+	return linkNew(r.dir, r.name, ino)
 }
 
-// sysMknodat creates regular files (as open with O_CREAT|O_EXCL) and FIFOs;
-// device nodes and sockets are not supported (EPERM).
+// sysMknodat creates regular files and FIFOs; device nodes and sockets are
+// not supported (EPERM).
 func sysMknodat(dirfd, path, mode uint64) int64 {
-	if mode&syscall.S_IFMT == syscall.S_IFIFO {
-		r, err := walkUser(&walkers[0], dirfd, path, wParent)
-		switch {
-		case err < 0:
-			return err
-		case r.ino != 0:
-			return -eEXIST
-		case !writable(r.dir):
-			return -eROFS
-		}
-		ino := newInode(ndFifo, ind(r.dir).fs, uint32(mode&^umask))
-		if ino == 0 {
-			return -eNOSPC
-		}
-		if e := dirAdd(r.dir, r.name, ino, false); e < 0 {
-			ind(ino).nlink = 0
-			putInode(ino)
-			return e
-		}
-		return 0
+	var kind uint8 // ndFree: a kind not supported, EPERM once the name checks pass
+	switch mode & syscall.S_IFMT {
+	case 0, syscall.S_IFREG:
+		kind = ndReg
+	case syscall.S_IFIFO:
+		kind = ndFifo
+	case syscall.S_IFCHR, syscall.S_IFBLK, syscall.S_IFSOCK:
+	case syscall.S_IFDIR:
+		return -ePERM
+	default:
+		return -eINVAL
 	}
-	if t := mode & syscall.S_IFMT; t != 0 && t != syscall.S_IFREG {
+	r, err := walkCreate(&walkers[0], dirfd, path, false)
+	if err < 0 {
+		return err
+	}
+	if kind == ndFree {
 		return -ePERM
 	}
-	fd := sysOpenat(dirfd, path, oCreat|oExcl|oWronly, mode&0o7777)
-	if fd < 0 {
-		return fd
-	}
-	return sysClose(uint64(fd))
+	return linkNew(r.dir, r.name, newInode(kind, ind(r.dir).fs, uint32(mode&^umask)))
 }
 
 func isDots(name []byte) bool {
 	return len(name) == 1 && name[0] == '.' || len(name) == 2 && name[0] == '.' && name[1] == '.'
 }
 
+// sysUnlinkat removes a name as Linux's do_unlinkat and do_rmdir: the
+// last component is not followed, and the checks come in their order (the
+// kind of name, write access, then the entry).
 func sysUnlinkat(dirfd, path, flags uint64) int64 {
 	if flags&^atRemovedir != 0 {
 		return -eINVAL
 	}
-	r, err := walkUser(&walkers[0], dirfd, path, 0)
+	r, err := walkUser(&walkers[0], dirfd, path, wParent)
 	if err < 0 {
 		return err
 	}
 	rmdir := flags&atRemovedir != 0
+	switch {
+	case rmdir && len(r.name) == 0:
+		return -eBUSY // "/"
+	case rmdir && isDots(r.name) && len(r.name) == 1:
+		return -eINVAL
+	case rmdir && isDots(r.name):
+		return -eNOTEMPTY
+	case len(r.name) == 0 || isDots(r.name):
+		return -eISDIR
+	case !writable(r.dir):
+		return -eROFS
+	case r.ino == 0:
+		return -eNOENT
+	}
 	nd := ind(r.ino)
 	switch {
-	case r.ino == rootIno || len(r.name) == 0:
-		return -eBUSY
-	case isDots(r.name) && rmdir:
-		if len(r.name) == 1 {
-			return -eINVAL
-		}
-		return -eNOTEMPTY
 	case rmdir && nd.kind != ndDir:
 		return -eNOTDIR
 	case !rmdir && nd.kind == ndDir:
 		return -eISDIR
-	case !writable(r.dir):
-		return -eROFS
-	case rmdir && nd.fs != ind(r.dir).fs:
+	case r.slashed && nd.kind != ndDir:
+		return -eNOTDIR // unlink("f/"), unlink("link/")
+	case nd.fs != ind(r.dir).fs:
 		return -eBUSY // a mount point
 	case rmdir && !dirEmpty(r.ino):
 		return -eNOTEMPTY
@@ -688,11 +838,16 @@ const (
 	renameExchange  = 2
 )
 
+// sysRenameat2 renames as Linux's do_renameat2 and vfs_rename, in their
+// order: the mounts of the two parents (EXDEV), the kinds of names, write
+// access, then the entries. Neither last component is followed; a trailing
+// slash is for directories only.
 func sysRenameat2(odirfd, opath, ndirfd, npath, flags uint64) int64 {
-	if flags&^renameNoreplace != 0 {
-		return -eINVAL // RENAME_EXCHANGE and RENAME_WHITEOUT are not supported
+	if flags&^(renameNoreplace|renameExchange) != 0 || flags == renameNoreplace|renameExchange {
+		return -eINVAL // RENAME_WHITEOUT is not supported
 	}
-	o, err := walkUser(&walkers[0], odirfd, opath, 0)
+	exchange := flags&renameExchange != 0
+	o, err := walkUser(&walkers[0], odirfd, opath, wParent)
 	if err < 0 {
 		return err
 	}
@@ -700,47 +855,60 @@ func sysRenameat2(odirfd, opath, ndirfd, npath, flags uint64) int64 {
 	if err < 0 {
 		return err
 	}
-	src := ind(o.ino)
 	switch {
-	case o.ino == rootIno || len(o.name) == 0 || isDots(o.name):
-		return -eBUSY
-	case len(n.name) == 0 || isDots(n.name):
-		if n.ino != 0 && n.ino == o.ino {
-			return -eBUSY
-		}
-		return -eEXIST
-	case !writable(o.dir) || !writable(n.dir):
-		return -eROFS
-	case ind(o.dir).fs != ind(n.dir).fs || src.fs != ind(n.dir).fs:
+	case ind(o.dir).fs != ind(n.dir).fs:
 		return -eXDEV
-	case o.ino == n.ino:
-		if flags&renameNoreplace != 0 {
-			return -eEXIST
-		}
-		return 0 // the same file: nothing to do
-	case src.kind == ndDir && isAncestor(o.ino, n.dir):
-		return -eINVAL // into its own subtree
-	case n.slashed && src.kind != ndDir:
+	case len(o.name) == 0 || isDots(o.name):
+		return -eBUSY
+	case (len(n.name) == 0 || isDots(n.name)) && flags&renameNoreplace != 0:
+		return -eEXIST
+	case len(n.name) == 0 || isDots(n.name):
+		return -eBUSY
+	case !writable(o.dir):
+		return -eROFS
+	case o.ino == 0:
+		return -eNOENT
+	case flags&renameNoreplace != 0 && n.ino != 0:
+		return -eEXIST
+	case exchange && n.ino == 0:
+		return -eNOENT
+	case exchange && n.slashed && ind(n.ino).kind != ndDir:
 		return -eNOTDIR
+	}
+	src := ind(o.ino)
+	srcDir := src.kind == ndDir
+	dstDir := n.ino != 0 && ind(n.ino).kind == ndDir
+	switch {
+	case !srcDir && (o.slashed || n.slashed && !exchange):
+		return -eNOTDIR
+	case srcDir && isAncestor(o.ino, n.dir):
+		return -eINVAL // into its own subtree
+	case dstDir && isAncestor(n.ino, o.dir) && exchange:
+		return -eINVAL
+	case dstDir && isAncestor(n.ino, o.dir):
+		return -eNOTEMPTY // onto an ancestor of the source
+	case o.ino == n.ino:
+		return 0 // the same file: nothing to do
+	case n.ino != 0 && !exchange && srcDir && !dstDir:
+		return -eNOTDIR
+	case n.ino != 0 && !exchange && !srcDir && dstDir:
+		return -eISDIR
+	case n.ino == 0 && ind(n.dir).nlink == 0:
+		return -eNOENT // into a removed directory
+	case src.fs != ind(o.dir).fs || n.ino != 0 && ind(n.ino).fs != ind(n.dir).fs:
+		return -eBUSY // a mount point
+	case dstDir && !exchange && !dirEmpty(n.ino):
+		return -eNOTEMPTY
+	}
+	se := dirLookup(o.dir, o.name)
+	if exchange {
+		renameExchangeEntries(o.dir, se, n.dir, dirLookup(n.dir, n.name))
+		return 0
 	}
 	var te int32
 	if n.ino != 0 {
-		dst := ind(n.ino)
-		switch {
-		case flags&renameNoreplace != 0:
-			return -eEXIST
-		case dst.kind == ndDir && src.kind != ndDir:
-			return -eISDIR
-		case dst.kind != ndDir && src.kind == ndDir:
-			return -eNOTDIR
-		case dst.kind == ndDir && !dirEmpty(n.ino):
-			return -eNOTEMPTY
-		case dst.kind == ndDir && dst.fs != ind(n.dir).fs:
-			return -eBUSY
-		}
 		te = dirLookup(n.dir, n.name)
 	}
-	se := dirLookup(o.dir, o.name)
 	// Link the new name first: if that fails, nothing has changed.
 	if e := dirAdd(n.dir, n.name, o.ino, false); e < 0 {
 		return e
@@ -748,7 +916,7 @@ func sysRenameat2(odirfd, opath, ndirfd, npath, flags uint64) int64 {
 	if te != 0 {
 		dst := ind(n.ino)
 		dirRemove(n.dir, te)
-		if dst.kind == ndDir {
+		if dstDir {
 			dst.nlink = 0
 		} else {
 			dst.nlink--
@@ -757,45 +925,66 @@ func sysRenameat2(odirfd, opath, ndirfd, npath, flags uint64) int64 {
 		putInode(n.ino)
 	}
 	dirRemove(o.dir, se)
-	if src.kind == ndDir {
+	if srcDir {
 		src.parent = n.dir // dirRemove of the old entry does not undo dirAdd's
 	}
 	touch(src, false, true)
 	return 0
 }
 
+// renameExchangeEntries swaps the inodes of entry se of directory sdir and
+// entry te of directory tdir (RENAME_EXCHANGE).
+func renameExchangeEntries(sdir, se, tdir, te int32) {
+	a, b := den(se).ino, den(te).ino
+	den(se).ino, den(te).ino = b, a
+	// A directory's link count counts its subdirectories.
+	if ind(a).kind == ndDir {
+		ind(a).parent = tdir
+		ind(sdir).nlink--
+		ind(tdir).nlink++
+	}
+	if ind(b).kind == ndDir {
+		ind(b).parent = sdir
+		ind(tdir).nlink--
+		ind(sdir).nlink++
+	}
+	touch(ind(sdir), true, true)
+	touch(ind(tdir), true, true)
+	touch(ind(a), false, true)
+	touch(ind(b), false, true)
+}
+
+// sysLinkat links an existing file (AT_EMPTY_PATH: the file open on odirfd)
+// under a new name; the new name is checked before the mounts are compared
+// (EROFS before EXDEV), as Linux does.
 func sysLinkat(odirfd, opath, ndirfd, npath, flags uint64) int64 {
 	if flags&^(atSymlinkFollow|atEmptyPath) != 0 {
 		return -eINVAL
 	}
-	wf := 0
+	at := flags&atEmptyPath | atSymlinkNofollow
 	if flags&atSymlinkFollow != 0 {
-		wf = wFollow
+		at &^= atSymlinkNofollow
 	}
-	o, err := walkUser(&walkers[0], odirfd, opath, wf)
+	ino := resolveAt(odirfd, opath, at)
+	if ino < 0 {
+		return ino
+	}
+	n, err := walkCreate(&walkers[1], ndirfd, npath, false)
 	if err < 0 {
 		return err
 	}
-	n, err := walkUser(&walkers[1], ndirfd, npath, wParent)
-	if err < 0 {
-		return err
-	}
-	src := ind(o.ino)
+	src := ind(int32(ino))
 	switch {
-	case src.kind == ndDir:
-		return -ePERM
-	case n.ino != 0:
-		return -eEXIST
-	case n.slashed:
-		return -eNOENT
-	case !writable(n.dir):
-		return -eROFS
 	case src.fs != ind(n.dir).fs:
 		return -eXDEV
+	case src.kind == ndDir:
+		return -ePERM
+	case src.nlink == 0:
+		return -eNOENT // a removed file does not come back
 	case src.nlink >= 65000:
 		return -eMLINK
 	}
-	if e := dirAdd(n.dir, n.name, o.ino, false); e < 0 {
+	if e := dirAdd(n.dir, n.name, int32(ino), false); e < 0 {
 		return e
 	}
 	src.nlink++
@@ -812,17 +1001,9 @@ func sysSymlinkat(target, ndirfd, npath uint64) int64 {
 	if tl == 0 {
 		return -eNOENT
 	}
-	n, err := walkUser(&walkers[0], ndirfd, npath, wParent)
+	n, err := walkCreate(&walkers[0], ndirfd, npath, false)
 	if err < 0 {
 		return err
-	}
-	switch {
-	case n.ino != 0:
-		return -eEXIST
-	case n.slashed:
-		return -eNOENT
-	case !writable(n.dir):
-		return -eROFS
 	}
 	ino := newInode(ndSymlink, ind(n.dir).fs, 0o777)
 	if ino == 0 {
@@ -837,12 +1018,7 @@ func sysSymlinkat(target, ndirfd, npath uint64) int64 {
 	}
 	nd.owned, nd.size = cls+1, tl
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(nd.data))), tl), t[:tl])
-	if e := dirAdd(n.dir, n.name, ino, false); e < 0 {
-		nd.nlink = 0
-		putInode(ino)
-		return e
-	}
-	return 0
+	return linkNew(n.dir, n.name, ino)
 }
 
 func sysReadlinkat(dirfd, path, buf, size uint64) int64 {
@@ -892,6 +1068,15 @@ func sysChown(ino int64, uid, gid uint64) int64 {
 	if uint32(gid) != ^uint32(0) {
 		nd.gid = uint32(gid)
 	}
+	// Any chown of a file that is not a directory, by root too and with
+	// -1 for both, clears set-user-ID, and set-group-ID when group execute
+	// is set (without it, the bit marks mandatory locking).
+	if nd.kind != ndDir {
+		nd.mode &^= syscall.S_ISUID
+		if nd.mode&(syscall.S_ISGID|0o010) == syscall.S_ISGID|0o010 {
+			nd.mode &^= syscall.S_ISGID
+		}
+	}
 	touch(nd, false, true)
 	return 0
 }
@@ -901,40 +1086,52 @@ const (
 	utimeOmit = 1<<30 - 2
 )
 
+// sysUtimensat sets the times of a file (utimensat, futimens), in the
+// order of Linux's checks: the times are read first, and UTIME_OMIT for
+// both is a success that changes nothing, not even ctime, and looks at no
+// path.
 func sysUtimensat(dirfd, path, times, flags uint64) int64 {
+	now := timeNow()
+	var t [2]ftime // atime, mtime
+	var set [2]bool
+	for i := range t {
+		t[i], set[i] = now, true
+	}
+	if times != 0 {
+		if !userOK(times, 32, false) {
+			return -eFAULT
+		}
+		for i := range t {
+			t[i] = ftime{int64(*userU64(times + uint64(i)*16)), int64(*userU64(times + uint64(i)*16 + 8))}
+		}
+		if t[0].nsec == utimeOmit && t[1].nsec == utimeOmit {
+			return 0
+		}
+	}
 	var ino int64
-	if path == 0 { // futimens: dirfd is the file
+	switch {
+	case path == 0 && int32(dirfd) == atFdcwd:
+		return -eFAULT
+	case path == 0 && flags != 0: // futimens
+		return -eINVAL
+	case path == 0:
 		ino = fdInode(dirfd)
-	} else {
+	case flags&^(atSymlinkNofollow|atEmptyPath) != 0:
+		return -eINVAL
+	default:
 		ino = resolveAt(dirfd, path, flags)
 	}
 	if ino < 0 {
 		return ino
 	}
-	now := clockNow(clockRealtime)
-	at, mt := now, now
-	if times != 0 {
-		if !userOK(times, 32, false) {
-			return -eFAULT
-		}
-		get := func(p uint64, cur int64) (int64, bool) {
-			sec, nsec := int64(*userU64(p)), int64(*userU64(p + 8))
-			switch nsec {
-			case utimeNow:
-				return now, true
-			case utimeOmit:
-				return cur, true
-			}
-			if nsec < 0 || nsec >= 1e9 {
-				return 0, false
-			}
-			return sec*1e9 + nsec, true
-		}
-		nd := ind(int32(ino))
-		var ok1, ok2 bool
-		at, ok1 = get(times, nd.atime)
-		mt, ok2 = get(times+16, nd.mtime)
-		if !ok1 || !ok2 {
+	for i := range t {
+		switch {
+		case times == 0:
+		case t[i].nsec == utimeNow:
+			t[i] = now
+		case t[i].nsec == utimeOmit:
+			set[i] = false
+		case t[i].nsec < 0 || t[i].nsec >= 1e9:
 			return -eINVAL
 		}
 	}
@@ -942,7 +1139,13 @@ func sysUtimensat(dirfd, path, times, flags uint64) int64 {
 		return -eROFS
 	}
 	nd := ind(int32(ino))
-	nd.atime, nd.mtime, nd.ctime = at, mt, now
+	if set[0] {
+		nd.atime = t[0]
+	}
+	if set[1] {
+		nd.mtime = t[1]
+	}
+	nd.ctime = now
 	return 0
 }
 
@@ -979,13 +1182,16 @@ func sysFtruncate(fd uint64, size int64) int64 {
 	return sysTruncate(int64(f.node), size)
 }
 
-// sysFallocate reserves the pages of [off, off+n) (mode 0 only).
+const fallocKeepSize = 1
+
+// sysFallocate reserves the pages of [off, off+n); the file grows to
+// off+n unless FALLOC_FL_KEEP_SIZE (other modes are not supported).
 func sysFallocate(fd, mode uint64, off, n int64) int64 {
 	f := fdGet(int(int32(fd)))
 	if f == nil {
 		return -eBADF
 	}
-	if mode != 0 {
+	if mode&^fallocKeepSize != 0 {
 		return -eOPNOTSUPP
 	}
 	if off < 0 || n <= 0 {
@@ -1006,12 +1212,20 @@ func sysFallocate(fd, mode uint64, off, n int64) int64 {
 			return -eNOSPC
 		}
 	}
-	if off+n > nd.size {
+	if off+n > nd.size && mode&fallocKeepSize == 0 {
 		nd.size = off + n
 	}
 	touch(nd, false, true)
 	return 0
 }
+
+// Bits of struct statfs f_flags.
+const (
+	stRdonly = 0x1
+	stNosuid = 0x2
+	stNodev  = 0x4
+	stValid  = 0x20 // f_flags is filled in
+)
 
 // Magic numbers of struct statfs f_type.
 const (
@@ -1034,13 +1248,13 @@ func sysStatfs(ino int64, buf uint64) int64 {
 	w(8, pageSize) // f_bsize
 	if ind(int32(ino)).fs == fsTmp {
 		w(0, tmpfsMagic)
-		w(16, tmpMaxPages)          // f_blocks
-		w(24, tmpMaxPages-tmpPages) // f_bfree
-		w(32, tmpMaxPages-tmpPages) // f_bavail
-		w(96, 0x2|0x4)              // f_flags: ST_NOSUID ST_NODEV
+		w(16, tmpMaxPages)              // f_blocks
+		w(24, tmpMaxPages-tmpPages)     // f_bfree
+		w(32, tmpMaxPages-tmpPages)     // f_bavail
+		w(80, stValid|stNosuid|stNodev) // f_flags, as /proc/mounts says
 	} else {
 		w(0, ramfsMagic)
-		w(96, 1|0x2|0x4) // ST_RDONLY ST_NOSUID ST_NODEV
+		w(80, stValid|stRdonly)
 	}
 	w(40, maxInodes)      // f_files
 	w(48, maxInodes-used) // f_ffree

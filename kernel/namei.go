@@ -26,10 +26,20 @@ type walkResult struct {
 	slashed bool // the path ended with "/"
 }
 
-// Walk flags.
+// Walk flags, for the last component, which follows Linux's rules. A
+// lookup (stat, open) treats a trailing slash as "the directory named
+// here": it follows a symbolic link there and fails with ENOTDIR on
+// anything but a directory. A call that creates or removes a name
+// (wParent: mkdir, rmdir, unlink, rename, link, symlink, mknod, open with
+// O_CREAT) resolves only the parent: a missing last component is not an
+// error, and a symbolic link there is the link itself even with a trailing
+// slash (rmdir("ld/") is ENOTDIR, it does not remove the directory ld
+// points to); such a call decides what the slash means
+// (walkResult.slashed). Only open with O_CREAT (wParent|wFollow) follows a
+// final link, when no slash ends the path.
 const (
 	wFollow = 1 << iota // follow a symbolic link in the last component
-	wParent             // a missing last component is not an error (create)
+	wParent             // the call creates, removes or renames the last component
 )
 
 // startDir returns the inode a relative path starts from.
@@ -115,9 +125,13 @@ func (w *walker) walk(cur int32, flags int) (walkResult, int64) {
 			}
 			return walkResult{}, -eNOENT
 		}
-		// A trailing slash follows a final symbolic link, except for the
-		// calls that create (mkdir on a dangling link is EEXIST, as Linux).
-		if ind(child).kind == ndSymlink && (!last || flags&wFollow != 0 || slashed && flags&wParent == 0) {
+		follow := !last
+		if last && flags&wParent != 0 {
+			follow = flags&wFollow != 0 && !slashed
+		} else if last {
+			follow = flags&wFollow != 0 || slashed
+		}
+		if ind(child).kind == ndSymlink && follow {
 			if links++; links > maxSymlinks {
 				return walkResult{}, -eLOOP
 			}
@@ -142,7 +156,7 @@ func (w *walker) walk(cur int32, flags int) (walkResult, int64) {
 			continue
 		}
 		if last {
-			if slashed && ind(child).kind != ndDir && ind(child).kind != ndSymlink {
+			if slashed && flags&wParent == 0 && ind(child).kind != ndDir {
 				return walkResult{}, -eNOTDIR
 			}
 			return walkResult{dir: cur, ino: child, name: comp, slashed: slashed}, 0

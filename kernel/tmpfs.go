@@ -107,15 +107,16 @@ func tmpFree(slot *uint64, lvl uint8, base, from uint64) {
 	}
 }
 
-// tmpTruncate sets the size of a tmpfs file, freeing the pages past it and
+// tmpTruncate sets the size of a tmpfs file, freeing the pages past it
+// (there may be some past the old size too: fallocate with KEEP_SIZE) and
 // zeroing the tail of the last one (so growing again reads zeros).
 func tmpTruncate(nd *inode, size int64) {
+	keep := (uint64(size) + pageSize - 1) / pageSize
+	tmpFree(&nd.data, nd.height, 0, keep)
+	if nd.data == 0 {
+		nd.height = 0
+	}
 	if size < nd.size {
-		keep := (uint64(size) + pageSize - 1) / pageSize
-		tmpFree(&nd.data, nd.height, 0, keep)
-		if nd.data == 0 {
-			nd.height = 0
-		}
 		if in := uint64(size) % pageSize; in != 0 {
 			if f := tmpPage(nd, uint64(size)/pageSize, false); f != 0 {
 				clear(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(f+in))), pageSize-in))
@@ -147,7 +148,11 @@ func tmpRead(nd *inode, p, n uint64, off int64) int64 {
 }
 
 // tmpWrite copies user memory [p, p+n) (validated) into the file at off.
+// Writing nothing changes nothing, not even the times.
 func tmpWrite(nd *inode, p, n uint64, off int64) int64 {
+	if n == 0 {
+		return 0
+	}
 	if uint64(off)+n > tmpCapacity(tmpMaxHeight) {
 		return -eFBIG
 	}
@@ -163,7 +168,7 @@ func tmpWrite(nd *inode, p, n uint64, off int64) int64 {
 		copy(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(f+in))), c), userBytes(p+done, c))
 		done += c
 	}
-	if done == 0 && n > 0 {
+	if done == 0 {
 		return -eNOSPC
 	}
 	if end := off + int64(done); end > nd.size {

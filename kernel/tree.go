@@ -174,7 +174,8 @@ func sealedInit(base, size uint64) {
 			kpanic("mote: out of memory loading the sealed files")
 		}
 		nd := ind(ino)
-		nd.atime, nd.mtime, nd.ctime = fe.Mtime, fe.Mtime, fe.Mtime
+		t := nsTime(fe.Mtime)
+		nd.atime, nd.mtime, nd.ctime = t, t, t
 		if kind != ndDir {
 			nd.data, nd.size = base+fe.Off, int64(fe.Size)
 		}

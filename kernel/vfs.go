@@ -60,10 +60,28 @@ type inode struct {
 	_      uint32
 	size   int64
 	data   uint64
-	atime  int64
-	mtime  int64
-	ctime  int64
+	atime  ftime
+	mtime  ftime
+	ctime  ftime
 }
+
+// A file time: seconds since the epoch and nanoseconds in [0, 1e9), so
+// that every time utimensat accepts (before 1970, after 2262) reads back.
+type ftime struct {
+	sec  int64
+	nsec int64
+}
+
+// nsTime converts nanoseconds since the epoch.
+func nsTime(ns int64) ftime {
+	t := ftime{ns / 1e9, ns % 1e9}
+	if t.nsec < 0 {
+		t.sec, t.nsec = t.sec-1, t.nsec+1e9
+	}
+	return t
+}
+
+func timeNow() ftime { return nsTime(clockNow(clockRealtime)) }
 
 type dirent struct {
 	ino     int32
@@ -126,7 +144,7 @@ func newInode(kind, fs uint8, mode uint32) int32 {
 		i = inodeSlots
 	}
 	nd := ind(i)
-	now := clockNow(clockRealtime)
+	now := timeNow()
 	*nd = inode{kind: kind, fs: fs, mode: mode & 0o7777, nlink: 1, atime: now, mtime: now, ctime: now}
 	if kind == ndDir {
 		nd.nlink = 2
@@ -226,7 +244,7 @@ func dirAdd(dir int32, name []byte, ino int32, static bool) int64 {
 		ind(ino).parent = dir
 		dn.nlink++
 	}
-	now := clockNow(clockRealtime)
+	now := timeNow()
 	dn.mtime, dn.ctime = now, now
 	return 0
 }
@@ -256,7 +274,7 @@ func dirRemove(dir, e int32) {
 	}
 	*d = dirent{next: direntFreeL}
 	direntFreeL = e
-	now := clockNow(clockRealtime)
+	now := timeNow()
 	dn.mtime, dn.ctime = now, now
 }
 
@@ -289,7 +307,7 @@ func isAncestor(a, d int32) bool {
 func writable(i int32) bool { return ind(i).fs != fsRoot }
 
 func touch(nd *inode, m, c bool) {
-	now := clockNow(clockRealtime)
+	now := timeNow()
 	if m {
 		nd.mtime = now
 	}

@@ -3,6 +3,7 @@ package kernel
 import (
 	"bytes"
 	"math/rand"
+	"runtime"
 	"testing"
 	"unsafe"
 )
@@ -147,5 +148,114 @@ func TestKmalloc(t *testing.T) {
 			b[i] = c.pat
 		}
 		live = append(live, c)
+	}
+}
+
+// testTree builds a tree of "/" (read-only) and a tmpfs "/tmp" in test
+// memory, the working directory at "/", and lets the system calls take Go
+// memory as user memory.
+func testTree(t *testing.T) {
+	testMemory(t, 1024)
+	oldMem := memSize
+	memSize = 1 << 47
+	t.Cleanup(func() { memSize = oldMem })
+	inodePages, inodeSlots, inodeFreeL = [maxTablePages]uint64{}, 0, 0
+	direntPages, direntSlots, direntFreeL = [maxTablePages]uint64{}, 0, 0
+	root := newInode(ndDir, fsRoot, 0o755)
+	ind(root).parent = root
+	ind(root).opens++
+	cwdIno = root
+	tmp := mk(root, "tmp", ndDir, 0o1777, 0)
+	ind(tmp).fs = fsTmp
+}
+
+// TestPathCalls runs path system calls on a small tree: a trailing slash
+// on a symbolic link to a directory must not make rmdir, unlink or rename
+// act on the directory, and a removed directory takes no new entries.
+func TestPathCalls(t *testing.T) {
+	testTree(t)
+	var keep [][]byte
+	p := func(s string) uint64 {
+		b := append([]byte(s), 0)
+		keep = append(keep, b)
+		return uint64(uintptr(unsafe.Pointer(&b[0])))
+	}
+	const cwd = ^uint64(99)
+	steps := []struct {
+		name string
+		r    int64
+		want int64
+	}{
+		{"mkdir d", sysMkdirat(cwd, p("/tmp/d"), 0o755), 0},
+		{"mknod f", sysMknodat(cwd, p("/tmp/f"), 0o644), 0},
+		{"symlink ld", sysSymlinkat(p("d"), cwd, p("/tmp/ld")), 0},
+		{"symlink dang", sysSymlinkat(p("nothing"), cwd, p("/tmp/dang")), 0},
+		{"rmdir ld/", sysUnlinkat(cwd, p("/tmp/ld/"), atRemovedir), -eNOTDIR},
+		{"rmdir dang/", sysUnlinkat(cwd, p("/tmp/dang/"), atRemovedir), -eNOTDIR},
+		{"unlink ld/", sysUnlinkat(cwd, p("/tmp/ld/"), 0), -eNOTDIR},
+		{"unlink f/", sysUnlinkat(cwd, p("/tmp/f/"), 0), -eNOTDIR},
+		{"unlink missing/", sysUnlinkat(cwd, p("/tmp/missing/"), 0), -eNOENT},
+		{"rename ld/", sysRenameat2(cwd, p("/tmp/ld/"), cwd, p("/tmp/x"), 0), -eNOTDIR},
+		{"rename f to missing/", sysRenameat2(cwd, p("/tmp/f"), cwd, p("/tmp/missing/"), 0), -eNOTDIR},
+		{"rename to root", sysRenameat2(cwd, p("/tmp/f"), cwd, p("/f"), 0), -eXDEV},
+		{"rename to dot", sysRenameat2(cwd, p("/tmp/f"), cwd, p("/tmp/d/."), 0), -eBUSY},
+		{"mkdir f/", sysMkdirat(cwd, p("/tmp/f/"), 0o755), -eEXIST},
+		{"mkdir in root", sysMkdirat(cwd, p("/x"), 0o755), -eROFS},
+		{"symlink missing/", sysSymlinkat(p("zz"), cwd, p("/tmp/missing/")), -eNOENT},
+		{"link f to ld/", sysLinkat(cwd, p("/tmp/f"), cwd, p("/tmp/ld/"), 0), -eEXIST},
+		{"creat f/", sysOpenat(cwd, p("/tmp/f/"), oCreat|oWronly, 0o644), -eISDIR},
+		{"creat|directory", sysOpenat(cwd, p("/tmp/new"), oCreat|oDirectory, 0o644), -eINVAL},
+		{"d still there", min(resolve(cwd, p("/tmp/d"), false), 1), 1},
+		{"rmdir d/", sysUnlinkat(cwd, p("/tmp/d/"), atRemovedir), 0},
+		{"mkdir r", sysMkdirat(cwd, p("/tmp/r"), 0o755), 0},
+		{"chdir r", sysChdir(resolve(cwd, p("/tmp/r"), false)), 0},
+		{"rmdir r", sysUnlinkat(cwd, p("/tmp/r"), atRemovedir), 0},
+		{"mkdir in removed", sysMkdirat(cwd, p("x"), 0o755), -eNOENT},
+		{"symlink in removed", sysSymlinkat(p("t"), cwd, p("y")), -eNOENT},
+		{"creat in removed", sysOpenat(cwd, p("z"), oCreat|oWronly, 0o644), -eNOENT},
+		{"chdir /", sysChdir(rootIno), 0},
+	}
+	for _, s := range steps {
+		if s.r != s.want {
+			t.Errorf("%s = %d, want %d", s.name, s.r, s.want)
+		}
+	}
+	runtime.KeepAlive(keep)
+}
+
+// TestFileTimes: times before 1970 have their seconds floored and
+// nanoseconds in [0, 1e9), as Linux reports them.
+func TestFileTimes(t *testing.T) {
+	for _, c := range []struct {
+		ns   int64
+		want ftime
+	}{
+		{0, ftime{0, 0}},
+		{1e9 + 5, ftime{1, 5}},
+		{-1, ftime{-1, 999999999}},
+		{-1e9, ftime{-1, 0}},
+		{-100000000*1e9 + 5e8, ftime{-100000000, 5e8}},
+	} {
+		if got := nsTime(c.ns); got != c.want {
+			t.Errorf("nsTime(%d) = %+v, want %+v", c.ns, got, c.want)
+		}
+	}
+}
+
+// TestTmpfsKeepSize: pages reserved past the size (fallocate with
+// FALLOC_FL_KEEP_SIZE) are given back when the file goes.
+func TestTmpfsKeepSize(t *testing.T) {
+	testMemory(t, 256)
+	tmpMaxPages, tmpPages = 64, 0
+	var nd inode
+	nd.kind = ndReg
+	for pg := uint64(0); pg < 3; pg++ {
+		if tmpPage(&nd, pg, true) == 0 {
+			t.Fatalf("page %d: out of memory", pg)
+		}
+	}
+	tmpTruncate(&nd, 0)
+	if tmpPages != 0 || nd.data != 0 {
+		t.Fatalf("after truncate to 0: %d pages still counted, root %#x", tmpPages, nd.data)
 	}
 }

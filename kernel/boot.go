@@ -38,6 +38,7 @@ func kmain(bi, tscBoot, cpuIndex uint64) uint64 {
 	randomInit(&b.Seed)
 	debugSyscalls = b.Flags&abi.BootFlagDebug != 0
 	profiling = b.Flags&abi.BootFlagProfile != 0
+	tickNs = int64(b.TickNs)
 	for hostnameLen < len(hostname)-1 && b.Hostname[hostnameLen] != 0 {
 		hostname[hostnameLen] = b.Hostname[hostnameLen]
 		hostnameTxt[hostnameLen] = b.Hostname[hostnameLen]

@@ -34,6 +34,7 @@ func syscallGo(f *sysframe) {
 	}
 	c := thisCPU()
 	if c.pending != 0 {
+		chargeTick(t, false)
 		if profiling {
 			profile.Kernel++
 			profile.PCs[profile.N%abi.ProfileSlots] = c.pendingRIP
@@ -123,6 +124,7 @@ func trapGo(tp uint64) {
 	traceEv(evTrap, t.rip|vec<<56, cr2)
 	switch {
 	case vec == 32:
+		chargeTick(t, true)
 		if profiling {
 			profile.PCs[profile.N%abi.ProfileSlots] = t.rip
 			profile.N++

@@ -23,6 +23,7 @@ const (
 	sigCONT  = 18
 	sigSTOP  = 19
 	sigURG   = 23
+	sigPROF  = 27
 	sigWINCH = 28
 	nsig     = 64
 
@@ -155,6 +156,13 @@ func sysSigaltstack(ss, oss uint64) int64 {
 // sendSignal makes sig pending on thread t and interrupts an interruptible
 // sleep if t does not block it.
 func sendSignal(t *thread, sig int, code int32, addr uint64) {
+	// A signal already pending stays as it was, with its first siginfo
+	// (Linux queues no second instance of a standard signal): a SIGPROF of
+	// setitimer must not turn the per-thread timer's one into a kind the
+	// runtime ignores.
+	if t.sigpending&sigbit(sig) != 0 {
+		return
+	}
 	t.sigpending |= sigbit(sig)
 	t.sigInfo[sig] = siginfoShort{code: code, addr: addr, pid: 1}
 	if t.state == tsBlocked && t.intrOK != 0 && t.sigmask&sigbit(sig) == 0 {
@@ -238,6 +246,7 @@ func deliverSignals(t *thread) bool {
 		}
 		t.sigpending &^= sigbit(sig)
 		act := sigactions[sig]
+
 		switch act.handler {
 		case 1: // SIG_IGN
 			continue

@@ -48,6 +48,23 @@ func dispatch(t *thread, f *sysframe) int64 {
 		return 0
 	case 27:
 		return sysMincore(a0, a1, a2)
+	case 222:
+		return sysTimerCreate(a0, a1, a2)
+	case 223:
+		return sysTimerSettime(a0, a1, a2, a3)
+	case 224:
+		return sysTimerGettime(a0, a1)
+	case 225: // timer_getoverrun: signals of a tick are never merged
+		if timerAt(a0) == nil {
+			return -eINVAL
+		}
+		return 0
+	case 226:
+		return sysTimerDelete(a0)
+	case 36: // getitimer
+		return sysSetitimer(a0, 0, a1)
+	case 38:
+		return sysSetitimer(a0, a1, a2)
 	case 28:
 		return sysMadvise(a0, a1, a2)
 	case 32:
@@ -77,12 +94,8 @@ func dispatch(t *thread, f *sysframe) int64 {
 		return sysGettimeofday(a0)
 	case 97:
 		return sysPrlimit(0, a0, 0, a1)
-	case 98: // getrusage
-		if !userOK(a1, 144, true) {
-			return -eFAULT
-		}
-		clear(userBytes(a1, 144))
-		return 0
+	case 98:
+		return sysGetrusage(a0, a1)
 	case 102, 104, 107, 108: // getuid getgid geteuid getegid
 		return 0
 	case 110: // getppid

@@ -110,6 +110,10 @@ type thread struct {
 	altFlags   uint64
 
 	g0Top uint64 // debugging: top of the thread's initial (g0) stack
+
+	// CPU time charged by ticks (cputimer.go), in user mode and in the
+	// kernel.
+	utimeNs, stimeNs int64
 }
 
 // siginfoShort is what we remember of a pending signal.

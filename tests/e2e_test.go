@@ -6,6 +6,7 @@ package tests
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -451,5 +452,50 @@ func TestProfile(t *testing.T) {
 	// Samples are symbolized with the image's symbols: Go functions.
 	if !regexp.MustCompile(`(?m)^\s+\d+\s+[\d.]+%\s+(runtime|main|sync|internal|github\.com)[./]`).MatchString(p) {
 		t.Fatalf("no symbolized samples:\n%s", p)
+	}
+}
+
+// TestCPUProfile: runtime/pprof's CPU profiler works in the guest (per-thread
+// CPU timers deliver SIGPROF), and getrusage reports the CPU time used.
+func TestCPUProfile(t *testing.T) {
+	t.Parallel()
+	img := filepath.Join(t.TempDir(), "cpuprof.img")
+	if r := mote(t, 3*time.Minute, "build", "-o", img, "./progs/cpuprof"); r.code != 0 {
+		t.Fatalf("mote build: %s%s", r.stdout, r.stderr)
+	}
+	r := mote(t, time.Minute, "run", img)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	var cpuMs int
+	if len(lines) != 2 || func() error { _, err := fmt.Sscanf(lines[0], "cpu %d", &cpuMs); return err }() != nil {
+		t.Fatalf("unexpected output:\n%.300s", r.stdout)
+	}
+	if cpuMs < 700 {
+		t.Errorf("getrusage: %d ms of CPU time for a second of hashing, want about 1000", cpuMs)
+	}
+	raw, err := hex.DecodeString(lines[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	if err := os.WriteFile(prof, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("go", "tool", "pprof", "-top", prof).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go tool pprof: %v\n%s", err, out)
+	}
+	// About 100 samples at 100 Hz; the hot loop must dominate them.
+	m := regexp.MustCompile(`Total samples = (\d+)ms`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no samples in the profile:\n%s", out)
+	}
+	if total, _ := strconv.Atoi(string(m[1])); total < 500 {
+		t.Errorf("profile holds %d ms of samples for a second of CPU, want at least 500:\n%s", total, out)
+	}
+	if !strings.Contains(string(out), "main.hashLoop") || !strings.Contains(string(out), "sha256") {
+		t.Errorf("profile does not show the hot loop:\n%s", out)
 	}
 }

@@ -78,7 +78,8 @@ func hook(trap uintptr, a [6]uintptr, p [3]unsafe.Pointer) (uintptr, uintptr, sy
 	case syscall.SYS_PREAD64, syscall.SYS_PWRITE64:
 		return ret(0, syscall.ESPIPE)
 	case syscall.SYS_SENDFILE:
-		return ret(0, syscall.EINVAL) // Go falls back to read and write
+		n, e := s.sendfile(a[1], p[0], a[3])
+		return ret(n, e)
 	case sysSendmmsg, sysRecvmmsg:
 		return ret(0, syscall.ENOSYS)
 

@@ -15,6 +15,15 @@ const sendfileChunk = 256 << 10
 // sendfile(2) does. The bytes are read into a buffer and sent; what the
 // socket did not take is given back to the file's position.
 func (s *socket) sendfile(in uintptr, off unsafe.Pointer, count uintptr) (int, syscall.Errno) {
+	// Like Linux, only from a regular file (Go's net tries sendfile from
+	// any syscall.Conn, sockets included, and falls back on EINVAL).
+	var st syscall.Stat_t
+	if _, _, e := rawSyscall6(syscall.SYS_FSTAT, in, uintptr(unsafe.Pointer(&st)), 0, 0, 0, 0); e != 0 {
+		return 0, e
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return 0, syscall.EINVAL
+	}
 	if count == 0 {
 		return 0, 0
 	}
@@ -32,9 +41,6 @@ func (s *socket) sendfile(in uintptr, off unsafe.Pointer, count uintptr) (int, s
 		r, _, e = rawSyscall6(syscall.SYS_READ, in, uintptr(unsafe.Pointer(&buf[0])), uintptr(n), 0, 0, 0)
 	}
 	if e != 0 {
-		if e == syscall.EISDIR || e == syscall.ESPIPE {
-			e = syscall.EINVAL // not a file sendfile reads
-		}
 		return 0, e
 	}
 	if r == 0 {

@@ -46,7 +46,7 @@ const MaxSealedSize = 256 << 20
 
 // reservedGuestDirs are provided by the library OS: nothing is sealed at
 // or below them.
-var reservedGuestDirs = []string{"/dev", "/proc", "/sys", "/tmp"}
+var reservedGuestDirs = []string{"/dev", "/proc", "/sys"}
 
 // CheckGuestPath validates where sealed files go in the guest.
 func CheckGuestPath(p string) error {

@@ -174,7 +174,7 @@ func TestSealErrors(t *testing.T) {
 		{[]SealSpec{{Host: "tree", Guest: "/dev"}}, "files cannot be sealed at /dev: /dev belongs to the library OS"},
 		{[]SealSpec{{Host: "tree", Guest: "/proc/x"}}, "files cannot be sealed at /proc/x: /proc belongs"},
 		{[]SealSpec{{Host: "tree", Guest: "/sys/a/b"}}, "/sys belongs"},
-		{[]SealSpec{{Host: "tree", Guest: "/tmp/data"}}, "files cannot be sealed at /tmp/data: /tmp belongs to the library OS"},
+		{[]SealSpec{{Host: "tree", Guest: "/proc/data"}}, "files cannot be sealed at /proc/data: /proc belongs to the library OS"},
 		{[]SealSpec{{Host: "", Guest: "/x"}}, "no host path"},
 		// Overlaps name both flags.
 		{[]SealSpec{{Host: "tree/a.txt", Guest: "/x", Flag: "--file tree/a.txt:/x"}, {Host: "tree/secret", Guest: "/x", Flag: "--file tree/secret:/x"}},

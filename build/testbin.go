@@ -76,9 +76,9 @@ func (b *builder) testUsesNet(ctx context.Context) (bool, error) {
 // runtime.GOROOT()/lib/time/zoneinfo.zip (the GOROOT of its build: the
 // shadow GOROOT for standard-library packages), holds the real GOROOT's.
 //
-// A package below a directory the library OS provides (a package in /tmp,
-// as made by tests) cannot have its files at their paths: it runs in /
-// without them, and a note says so.
+// A package below a directory the library OS provides (/dev, /proc, /sys)
+// cannot have its files at their paths: it runs in / without them, and a
+// note says so. Below /tmp they are copies in the guest's tmpfs.
 func (b *builder) sealTest(p *listPkg, pkgDir string) error {
 	goroot := b.env.GOROOT // the real one: go env ran before setupStdTest
 	root := pkgDir

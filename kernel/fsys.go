@@ -247,6 +247,15 @@ func sysOpenat(dirfd, path, flags, mode uint64) int64 {
 			return -eROFS
 		case nd.kind == ndFifo && acc == oAccmode:
 			return -eINVAL
+		case nd.kind == ndSealed && write && flags&oPath == 0:
+			// A sealed file below /tmp becomes a tmpfs file when
+			// opened for writing.
+			if e := tmpAdopt(nd, flags&oTrunc != 0); e < 0 {
+				return e
+			}
+			if flags&oTrunc != 0 {
+				touch(nd, true, true)
+			}
 		case nd.kind == ndReg && flags&oTrunc != 0:
 			// Even when already empty: O_TRUNC of an existing file
 			// updates its mtime and ctime.
@@ -1159,9 +1168,15 @@ func sysTruncate(ino, size int64) int64 {
 		return -eISDIR
 	case !writable(int32(ino)):
 		return -eROFS
-	case nd.kind != ndReg:
-		return -eINVAL
 	case size < 0:
+		return -eINVAL
+	case nd.kind == ndSealed:
+		if e := tmpAdopt(nd, false); e < 0 {
+			return e
+		}
+	}
+	switch {
+	case nd.kind != ndReg:
 		return -eINVAL
 	case uint64(size) > tmpCapacity(tmpMaxHeight):
 		return -eFBIG

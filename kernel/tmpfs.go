@@ -177,3 +177,25 @@ func tmpWrite(nd *inode, p, n uint64, off int64) int64 {
 	touch(nd, true, true)
 	return int64(done)
 }
+
+// tmpAdopt turns a sealed file in the tmpfs (one the image put below /tmp)
+// into a tmpfs file holding a copy of its contents (none when empty is
+// set), the first time it is opened for writing or truncated.
+func tmpAdopt(nd *inode, empty bool) int64 {
+	data, size, mtime, ctime := nd.data, nd.size, nd.mtime, nd.ctime
+	nd.kind, nd.data, nd.height, nd.size = ndReg, 0, 0, 0
+	if empty || size == 0 {
+		return 0
+	}
+	r := tmpWrite(nd, data, uint64(size), 0)
+	nd.mtime, nd.ctime = mtime, ctime // a copy, not a change
+	if r != size {
+		tmpTruncate(nd, 0)
+		nd.kind, nd.data, nd.size = ndSealed, data, size
+		if r < 0 {
+			return r
+		}
+		return -eNOSPC
+	}
+	return 0
+}

@@ -169,7 +169,10 @@ func sealedInit(base, size uint64) {
 			dirRemove(dir, old)
 			ind(oi).nlink--
 		}
-		ino := newInode(kind, fsRoot, fe.Mode)
+		// Below /tmp the entries are the tmpfs's: writable, and a
+		// sealed file there is copied into tmpfs pages when first
+		// written (tmpAdopt).
+		ino := newInode(kind, ind(dir).fs, fe.Mode)
 		if ino == 0 || dirAdd(dir, name, ino, true) < 0 {
 			kpanic("mote: out of memory loading the sealed files")
 		}

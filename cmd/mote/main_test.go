@@ -101,7 +101,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"build", "--dir", "missing:/x", "."}, "mote build: --dir missing:/x: missing: no such file or directory"},
 		{[]string{"build", "--dir", "main.go:/x", "."}, "mote build: --dir main.go:/x: main.go is not a directory (seal a file with --file)"},
 		{[]string{"build", "--file", ".:/x", "."}, "mote build: --file .:/x: . is a directory (seal a directory with --dir)"},
-		{[]string{"build", "--file", "main.go:/tmp/main.go", "."}, "mote build: --file main.go:/tmp/main.go: files cannot be sealed at /tmp/main.go: /tmp belongs to the library OS"},
+		{[]string{"build", "--file", "main.go:/sys/main.go", "."}, "mote build: --file main.go:/sys/main.go: files cannot be sealed at /sys/main.go: /sys belongs to the library OS"},
 		{[]string{"build", "--dir", ".:/", "."}, "mote build: --dir .:/: files cannot be sealed at /"},
 		{[]string{"build", "--dir", ".:/src/", "."}, `mote build: --dir .:/src/: guest path "/src/" is not clean (write /src)`},
 		{[]string{"build", "--workdir", "rel", "."}, `mote build: --workdir: working directory "rel" is not an absolute path`},

@@ -38,6 +38,14 @@ func (t *textBuf) hex(v uint64) {
 	t.n += copy(t.b[t.n:], tmp[i:])
 }
 
+// hex8 writes v in hex, zero-padded to at least 8 digits.
+func (t *textBuf) hex8(v uint64) {
+	for d := 7; d > 0 && v>>(4*uint(d)) == 0; d-- {
+		t.s("0")
+	}
+	t.hex(v)
+}
+
 func (t *textBuf) dec(v uint64) {
 	var tmp [20]byte
 	i := len(tmp)

@@ -31,6 +31,7 @@ var (
 	hostnameTxt [66]byte // hostname + "\n"
 	mountsTxt   textBuf
 	exeTarget   [256]byte // /proc/self/exe's target
+	exeLen      int
 )
 
 func textOf(id uint64) string {
@@ -92,8 +93,8 @@ func treeInit(b *abi.BootInfo) {
 	mk(self, "mounts", ndText, 0o444, txtMounts)
 	mk(self, "maps", ndText, 0o444, txtMaps)
 	mkSymlink(proc, "mounts", []byte("self/mounts"))
-	n := exePath(b)
-	mkSymlink(self, "exe", exeTarget[:n])
+	exeLen = exePath(b)
+	mkSymlink(self, "exe", exeTarget[:exeLen])
 	mk(root, "sys", ndDir, 0o555, 0)
 	tmp := mk(root, "tmp", ndDir, 0o1777, 0)
 	ind(tmp).fs = fsTmp
@@ -217,40 +218,70 @@ func workdirInit(b *abi.BootInfo) {
 	sysChdir(int64(r.ino))
 }
 
-// mapsRead copies bytes [pos, pos+n) of /proc/self/maps, made from the
-// mapping table, into user memory at p: one line per mapping, in Linux's
-// format ("start-end perms offset dev inode"), anonymous and private.
+// mapsRead copies bytes [pos, pos+n) of /proc/self/maps into user memory
+// at p: the image's loadable segments (from its ELF program headers, in
+// memory at abi.ImageBase), named as /proc/self/exe names the program, then
+// one line per mapping of the mapping table, anonymous and private, in
+// Linux's format ("start-end perms offset dev inode [path]").
 func mapsRead(p, n uint64, pos int64) int64 {
 	var line textBuf
 	done := uint64(0)
 	off := int64(0)
-	v := vmas()
-	for i := 0; i < nvma && done < n; i++ {
+	emit := func(start, end uint64, r, w, x bool, fileOff uint64, file bool) {
 		line.n = 0
-		line.hex(v[i].start)
+		line.hex8(start)
 		line.s("-")
-		line.hex(v[i].end)
-		line.s(" ")
-		perm := [5]byte{'-', '-', '-', 'p', ' '}
-		if v[i].prot&protRead != 0 {
-			perm[0] = 'r'
+		line.hex8(end)
+		perm := [6]byte{' ', '-', '-', '-', 'p', ' '}
+		if r {
+			perm[1] = 'r'
 		}
-		if v[i].prot&protWrite != 0 {
-			perm[1] = 'w'
+		if w {
+			perm[2] = 'w'
 		}
-		if v[i].prot&protExec != 0 {
-			perm[2] = 'x'
+		if x {
+			perm[3] = 'x'
 		}
-		line.s(unsafe.String(&perm[0], 5))
-		line.s("00000000 00:00 0\n")
+		line.s(unsafe.String(&perm[0], 6))
+		line.hex8(fileOff)
+		if file {
+			line.s(" 00:01 1 ")
+			line.s(unsafe.String(&exeTarget[0], exeLen))
+			line.s("\n")
+		} else {
+			line.s(" 00:00 0\n")
+		}
 		l := int64(line.n)
-		if off+l > pos {
+		if off+l > pos && done < n {
 			from := max(pos-off, 0)
 			c := copy(userBytes(p+done, n-done), line.b[from:l])
 			done += uint64(c)
 			pos += int64(c)
 		}
 		off += l
+	}
+	// The image: an ELF64 header at ImageBase (the first segment loads
+	// the file from offset 0).
+	hdr := uint64(abi.ImageBase)
+	if *(*uint32)(unsafe.Pointer(uintptr(hdr))) == 0x464c457f { // "\x7fELF"
+		phoff := *(*uint64)(unsafe.Pointer(uintptr(hdr + 0x20)))
+		phnum := uint64(*(*uint16)(unsafe.Pointer(uintptr(hdr + 0x38))))
+		for i := uint64(0); i < phnum && phoff+(i+1)*56 <= pageSize; i++ {
+			ph := hdr + phoff + i*56
+			if *(*uint32)(unsafe.Pointer(uintptr(ph))) != 1 { // PT_LOAD
+				continue
+			}
+			flags := *(*uint32)(unsafe.Pointer(uintptr(ph + 4)))
+			fo := *(*uint64)(unsafe.Pointer(uintptr(ph + 8)))
+			va := *(*uint64)(unsafe.Pointer(uintptr(ph + 16)))
+			msz := *(*uint64)(unsafe.Pointer(uintptr(ph + 40)))
+			start, end := va&^(pageSize-1), (va+msz+pageSize-1)&^(pageSize-1)
+			emit(start, end, flags&4 != 0, flags&2 != 0, flags&1 != 0, fo&^(pageSize-1), true)
+		}
+	}
+	v := vmas()
+	for i := 0; i < nvma && done < n; i++ {
+		emit(v[i].start, v[i].end, v[i].prot&protRead != 0, v[i].prot&protWrite != 0, v[i].prot&protExec != 0, 0, false)
 	}
 	return int64(done)
 }

@@ -209,11 +209,33 @@ func sysMmap(addr, length, prot, flags, fd, off uint64) int64 {
 	if n > userMax-userMin {
 		return -eNOMEM
 	}
+	fileIno := int32(0) // a file whose contents the mapping starts with
 	if flags&mapAnonymous == 0 {
-		if int32(fd) < 0 || fdGet(int(int32(fd))) == nil {
+		f := fdGet(int(int32(fd)))
+		if int32(fd) < 0 || f == nil {
 			return -eBADF
 		}
-		return -eNODEV
+		switch {
+		case f.kind == fkZero: // /dev/zero: anonymous memory
+		case f.kind == fkFile && f.flags&oPath == 0:
+			// Files are mapped by copying their contents in at mmap
+			// time: exact for private mappings, and for shared ones
+			// of files that never change (the image's); a shared
+			// mapping of a tmpfs file would not see later writes.
+			nd := ind(f.node)
+			if !canRead(f) {
+				return -eACCES
+			}
+			if off&(pageSize-1) != 0 {
+				return -eINVAL
+			}
+			if flags&mapShared != 0 && (nd.kind == ndReg || prot&protWrite != 0) {
+				return -eNODEV
+			}
+			fileIno = f.node
+		default:
+			return -eNODEV
+		}
 	}
 	if flags&(mapShared|mapPrivate) == 0 {
 		return -eINVAL
@@ -244,6 +266,24 @@ func sysMmap(addr, length, prot, flags, fd, off uint64) int64 {
 	}
 	if !vmaInsert(start, start+n, uint32(prot)&(protRead|protWrite|protExec)) {
 		return -eNOMEM
+	}
+	if fileIno != 0 && prot != 0 {
+		// Fill the pages from the file through their frames (the new
+		// mapping may be read-only); past the end they stay zero.
+		size := inodeSize(ind(fileIno))
+		for va := start; va < start+n && int64(off+va-start) < size; va += pageSize {
+			e := pte(va, false)
+			if e == nil || *e&ptePresent == 0 {
+				if !populate(va, false) {
+					break
+				}
+				e = pte(va, false)
+			}
+			if e == nil || *e&ptePresent == 0 {
+				break
+			}
+			inodeRead(fileIno, *e&pteAddrMask, pageSize, int64(off+va-start))
+		}
 	}
 	if flags&mapPopulate != 0 && prot != 0 {
 		for va := start; va < start+n; va += pageSize {

@@ -131,7 +131,10 @@ func goroutines() error {
 }
 
 func sleep() error {
-	var worst time.Duration
+	// The shortest of several sleeps must be close to what was asked:
+	// that catches sleeps rounded up to the next timer tick (20 ms), while
+	// one slow wake-up on a busy host (the worst) does not fail the test.
+	var worst, best time.Duration
 	for i := 0; i < 5; i++ {
 		t0 := time.Now()
 		time.Sleep(10 * time.Millisecond)
@@ -139,13 +142,14 @@ func sleep() error {
 		if d < 10*time.Millisecond {
 			return fmt.Errorf("slept %v < 10ms", d)
 		}
-		if d > worst {
-			worst = d
+		worst = max(worst, d)
+		if best == 0 || d < best {
+			best = d
 		}
 	}
-	fmt.Printf("sleep10ms worst %v\n", worst)
-	if worst > 15*time.Millisecond {
-		return fmt.Errorf("time.Sleep(10ms) took %v", worst)
+	fmt.Printf("sleep10ms best %v worst %v\n", best, worst)
+	if best > 15*time.Millisecond {
+		return fmt.Errorf("time.Sleep(10ms) took at least %v", best)
 	}
 	return nil
 }

@@ -266,6 +266,9 @@ func sysOpenat(dirfd, path, flags, mode uint64) int64 {
 	if ind(ino).kind == ndFifo && flags&oPath == 0 {
 		return fifoOpen(ino, flags)
 	}
+	if ind(ino).kind == ndSock && flags&oPath == 0 {
+		return -eNXIO // a socket is reached with connect, not open
+	}
 	var kind int32
 	switch ind(ino).kind {
 	case ndDir:
@@ -458,6 +461,8 @@ func fillStat(st *syscall.Stat_t, ino int32) {
 	case ndFifo:
 		st.Mode = syscall.S_IFIFO | perm
 		st.Size = 0
+	case ndSock:
+		st.Mode = syscall.S_IFSOCK | perm
 	default:
 		st.Mode = syscall.S_IFREG | perm
 	}
@@ -661,6 +666,8 @@ func sysGetdents64(fd, buf, n uint64) int64 {
 			typ = 2
 		case ndFifo:
 			typ = 1
+		case ndSock:
+			typ = 12 // DT_SOCK
 		}
 		p := buf + written
 		clear(userBytes(p, reclen))
@@ -763,8 +770,9 @@ func sysMkdirat(dirfd, path, mode uint64) int64 {
 	return linkNew(r.dir, r.name, ino)
 }
 
-// sysMknodat creates regular files and FIFOs; device nodes and sockets are
-// not supported (EPERM).
+// sysMknodat creates regular files, FIFOs and socket files (what bind of
+// an AF_UNIX socket makes: guestnet, which serves those sockets, calls it);
+// device nodes are not supported (EPERM).
 func sysMknodat(dirfd, path, mode uint64) int64 {
 	var kind uint8 // ndFree: a kind not supported, EPERM once the name checks pass
 	switch mode & syscall.S_IFMT {
@@ -772,7 +780,9 @@ func sysMknodat(dirfd, path, mode uint64) int64 {
 		kind = ndReg
 	case syscall.S_IFIFO:
 		kind = ndFifo
-	case syscall.S_IFCHR, syscall.S_IFBLK, syscall.S_IFSOCK:
+	case syscall.S_IFSOCK:
+		kind = ndSock
+	case syscall.S_IFCHR, syscall.S_IFBLK:
 	case syscall.S_IFDIR:
 		return -ePERM
 	default:

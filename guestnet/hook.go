@@ -27,10 +27,7 @@ func hook(trap uintptr, a [6]uintptr, p [3]unsafe.Pointer) (uintptr, uintptr, sy
 		fd, e := sysSocket(int(a[0]), int(a[1]), int(a[2]))
 		return ret(int(fd), e)
 	case syscall.SYS_SOCKETPAIR:
-		if a[0] == syscall.AF_INET || a[0] == syscall.AF_INET6 {
-			return ret(0, syscall.EOPNOTSUPP)
-		}
-		return ret(0, syscall.EAFNOSUPPORT)
+		return ret(0, sysSocketpair(int(int32(a[0])), int(int32(a[1])), int(int32(a[2])), p[0]))
 	}
 	if trap == syscall.SYS_DUP2 || trap == syscall.SYS_DUP3 {
 		return dup2(trap, a) // either descriptor may be the socket
@@ -38,10 +35,21 @@ func hook(trap uintptr, a [6]uintptr, p [3]unsafe.Pointer) (uintptr, uintptr, sy
 	fd := int32(a[0])
 	s := lookup(a[0])
 	if s == nil {
-		return ret(0, syscall.EBADF) // closed meanwhile
+		// Not a descriptor of ours (the hook hands over socket-only
+		// calls whatever the descriptor), or one closed meanwhile: a
+		// duplicate of a socket made behind the hook's back is adopted,
+		// other calls go to the kernel.
+		if s = adopt(a[0]); s == nil {
+			return passThrough(trap, a, p)
+		}
 	}
 	if s.nl != nil {
 		if r1, r2, e, ok := s.nlCall(trap, a, p); ok {
+			return r1, r2, e
+		}
+	}
+	if s.ux != nil {
+		if r1, r2, e, ok := s.uxCall(trap, a, p); ok {
 			return r1, r2, e
 		}
 	}
@@ -216,6 +224,24 @@ func hook(trap uintptr, a [6]uintptr, p [3]unsafe.Pointer) (uintptr, uintptr, sy
 		return ret(0, s.getsockopt(int(a[1]), int(a[2]), p[0], p[1]))
 	}
 	return ret(0, syscall.ENOSYS)
+}
+
+// passThrough makes the call in the kernel, with its pointer arguments
+// back in place (no stack growth can happen between the conversion and
+// the call: rawSyscall6 is nosplit).
+func passThrough(trap uintptr, a [6]uintptr, p [3]unsafe.Pointer) (uintptr, uintptr, syscall.Errno) {
+	mask := sockPtrs(trap)
+	n := 0
+	for i := 0; i < 6 && n < 3; i++ {
+		if mask&(1<<i) == 0 {
+			continue
+		}
+		if p[n] != nil {
+			a[i] = uintptr(p[n])
+		}
+		n++
+	}
+	return rawSyscall6(trap, a[0], a[1], a[2], a[3], a[4], a[5])
 }
 
 // dup2 implements dup2 and dup3 when the old descriptor, the new one or

@@ -117,6 +117,7 @@ func sysNetlink(typ, proto, flags int) (int32, syscall.Errno) {
 	s.fd.Store(-1)
 	s.nonblock.Store(flags&syscall.O_NONBLOCK != 0)
 	s.install(fd)
+	s.recordIno(fd)
 	s.refresh()
 	return fd, 0
 }

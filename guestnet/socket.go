@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
@@ -24,6 +25,7 @@ type socket struct {
 	ep              tcpip.Endpoint // nil for netlink sockets
 	wq              *waiter.Queue
 	nl              *nlSock // a netlink socket's state (see netlink.go)
+	ux              *uxSock // an AF_UNIX socket's state (see unix.go)
 	entry           waiter.Entry
 
 	fd       atomic.Int32 // a descriptor of the socket, for readiness updates
@@ -37,6 +39,8 @@ type socket struct {
 	rcvTimeo atomic.Int64 // SO_RCVTIMEO, ns; 0 = none, negative = calls do not wait
 	sndTimeo atomic.Int64 // SO_SNDTIMEO
 	keptOpts sync.Map     // SOL_SOCKET options accepted and reported but not acted on
+
+	kino uint64 // the kernel file's inode number (see adopt)
 
 	rmu   sync.Mutex // orders readiness updates (see sync)
 	shown uint32     // the readiness the kernel has
@@ -68,6 +72,51 @@ func setBit(fd int32, on bool) {
 	} else {
 		atomic.AndUint64(w, ^bit)
 	}
+}
+
+// sockInos maps the inode numbers fstat reports for the kernel's socket
+// files (one per socket, shared by its duplicates) to the sockets.
+var sockInos sync.Map
+
+// recordIno notes the inode number of the socket's kernel file, which
+// descriptor fd refers to.
+func (s *socket) recordIno(fd int32) {
+	var st syscall.Stat_t
+	if _, _, e := rawSyscall6(syscall.SYS_FSTAT, uintptr(fd), uintptr(unsafe.Pointer(&st)), 0, 0, 0, 0); e == 0 {
+		s.kino = st.Ino
+		sockInos.Store(st.Ino, s)
+	}
+}
+
+// adopt returns the socket descriptor fd refers to when it is a duplicate
+// made behind the hook's back (the runtime's fcntl, which poll's
+// DupCloseOnExec uses), and installs it; nil when fd is no socket of ours.
+func adopt(fd uintptr) *socket {
+	if fd >= fdMax {
+		return nil
+	}
+	var st syscall.Stat_t
+	if _, _, e := rawSyscall6(syscall.SYS_FSTAT, fd, uintptr(unsafe.Pointer(&st)), 0, 0, 0, 0); e != 0 || st.Mode&syscall.S_IFMT != syscall.S_IFSOCK {
+		return nil
+	}
+	v, ok := sockInos.Load(st.Ino)
+	if !ok {
+		return nil
+	}
+	s := v.(*socket)
+	s.mu.Lock()
+	alive := len(s.fds) > 0
+	s.mu.Unlock()
+	if !alive {
+		return nil
+	}
+	// O_NONBLOCK belongs to the file: it may have been set through the
+	// duplicate, which the hook did not see either.
+	if fl, e := rawSyscall(syscall.SYS_FCNTL, fd, syscall.F_GETFL, 0); e == 0 {
+		s.nonblock.Store(fl&syscall.O_NONBLOCK != 0)
+	}
+	s.install(int32(fd))
+	return s
 }
 
 // install makes descriptor fd refer to s.
@@ -104,7 +153,10 @@ func release(fd int32) {
 		next = s.fds[0]
 	}
 	s.mu.Unlock()
-	if last && s.nl == nil {
+	if last {
+		sockInos.CompareAndDelete(s.kino, s)
+	}
+	if last && s.ep != nil {
 		// After EventUnregister returns no callback runs.
 		s.wq.EventUnregister(&s.entry)
 	}
@@ -120,6 +172,10 @@ func release(fd int32) {
 	s.rmu.Unlock()
 	if last && s.nl != nil {
 		s.nlClose()
+		return
+	}
+	if last && s.ux != nil {
+		s.uxClose()
 		return
 	}
 	if last {
@@ -146,6 +202,7 @@ func newSocket(fam, typ, proto int, ep tcpip.Endpoint, wq *waiter.Queue, flags i
 	s.entry = waiter.NewFunctionEntry(allEvents, s.event)
 	wq.EventRegister(&s.entry)
 	s.install(fd)
+	s.recordIno(fd)
 	s.refresh()
 	return fd, 0
 }
@@ -194,6 +251,9 @@ func (s *socket) sync(notify bool) {
 func (s *socket) readiness() uint32 {
 	if s.nl != nil {
 		return s.nlReadiness()
+	}
+	if s.ux != nil {
+		return s.uxReadiness()
 	}
 	r := s.ep.Readiness(allEvents)
 	if !s.isStream() {
@@ -289,12 +349,15 @@ func sysSocket(domain, typ, proto int) (int32, syscall.Errno) {
 		netProto = ipv4.ProtocolNumber
 	case syscall.AF_INET6:
 		netProto = ipv6.ProtocolNumber
-	case syscall.AF_NETLINK:
+	case syscall.AF_NETLINK, syscall.AF_UNIX:
 	default:
 		return -1, syscall.EAFNOSUPPORT
 	}
 	if typ < 0 || typ > syscall.SOCK_PACKET {
 		return -1, syscall.EINVAL // not a socket type, as __sock_create says
+	}
+	if domain == syscall.AF_UNIX {
+		return sysUnixSocket(typ, proto, flags)
 	}
 	if domain == syscall.AF_NETLINK {
 		return sysNetlink(typ, proto, flags)
@@ -622,6 +685,9 @@ func (s *socket) tookError() {
 
 // send writes bufs; a blocking stream socket sends all of it.
 func (s *socket) send(bufs [][]byte, flags int, to *tcpip.FullAddress) (int, syscall.Errno) {
+	if s.ux != nil {
+		return s.uxSend(bufs, flags, nil, nil) // sendfile
+	}
 	nonblock := s.nonblock.Load() || flags&syscall.MSG_DONTWAIT != 0
 	if e := s.keptError(); e != 0 {
 		return 0, e // as tcp_sendmsg reports sk_err first

@@ -23,3 +23,9 @@ func rawSyscall(trap, a1, a2, a3 uintptr) (uintptr, syscall.Errno) {
 	r, _, e := rawSyscall6(trap, a1, a2, a3, 0, 0, 0)
 	return r, e
 }
+
+// sockPtrs is the bit set of a socket call's pointer arguments (bit i:
+// argument i+1), those the hook hands over as unsafe.Pointer.
+//
+//go:linkname sockPtrs syscall.moteSockPtrs
+func sockPtrs(trap uintptr) uint8

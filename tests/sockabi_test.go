@@ -14,7 +14,6 @@ import (
 // and why. Every other check must print the same line natively and in
 // mote.
 var sockABIDiffs = map[string]struct{ guest, why string }{
-	"socket.unix_stream": {"EAFNOSUPPORT", "the guest has no AF_UNIX sockets (no file system to name them in)"},
 	// Host-dependent: Linux accepts these when MPTCP is enabled or the
 	// process has CAP_NET_RAW; the guest has neither MPTCP nor raw
 	// sockets and answers as Linux without them does.

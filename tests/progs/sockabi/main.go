@@ -248,6 +248,7 @@ func main() {
 	}
 	dualStack()
 	descriptors()
+	unixes()
 	out.Flush()
 }
 

@@ -613,9 +613,19 @@ func (s *socket) recv(bufs [][]byte, flags int, needAddr bool) (n, total int, fr
 	waitall := flags&syscall.MSG_WAITALL != 0 && s.isStream() && !opts.Peek
 	w := iovWriter{bufs: bufs}
 	want := w.size()
+	// A datagram read into no buffer takes the datagram and returns 0, as
+	// on Linux (netstack refuses an empty buffer): read into a byte of
+	// scratch and report none of it.
+	zero := want == 0 && !s.isStream()
+	if zero {
+		w = iovWriter{bufs: [][]byte{make([]byte, 1)}}
+	}
 	got := 0
 	for {
 		res, err := s.ep.Read(&w, opts)
+		if err == nil && zero {
+			res.Count = 0
+		}
 		if err == nil {
 			got += res.Count
 			if waitall && got < want && res.Count > 0 {

@@ -20,6 +20,16 @@ const (
 	// new events, which fires edge-triggered watches and wakes epoll
 	// waiters.
 	SysSockReady = 0x4d4f5403
+	// SysSockShare(bits *[64]uint64) gives the kernel package syscall's
+	// set of socket descriptors (build/sockhook): the kernel sets the bit
+	// of a descriptor it makes as a duplicate of a socket's (dup, dup2,
+	// dup3, fcntl F_DUPFD: the runtime's own fcntl does not pass the
+	// hook), so that calls on it reach the stack, and clears the bit of a
+	// socket descriptor it closes.
+	SysSockShare = 0x4d4f5404
+	// SysSockRefs(fd) returns how many descriptors refer to the socket
+	// file fd refers to (the stack keeps a socket while any does).
+	SysSockRefs = 0x4d4f5405
 )
 
 // NetInfo is what SysNetOpen reports about the device.

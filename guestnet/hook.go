@@ -1,6 +1,7 @@
 package guestnet
 
 import (
+	"github.com/motevm/mote/abi"
 	"syscall"
 	"unsafe"
 
@@ -9,6 +10,9 @@ import (
 
 func init() {
 	sockFds = syscallRegister(hook)
+	// The kernel marks the duplicates of sockets it makes for the
+	// runtime's own fcntl, which does not pass the hook.
+	rawSyscall(abi.SysSockShare, uintptr(unsafe.Pointer(sockFds)), 0, 0)
 }
 
 func ret(v int, e syscall.Errno) (uintptr, uintptr, syscall.Errno) {

@@ -47,6 +47,10 @@ type socket struct {
 
 	mu  sync.Mutex
 	fds []int32 // descriptors referring to the socket
+	// orphan: the descriptors the stack knew are closed, but the kernel
+	// file has others, made behind the hook's back (the runtime's fcntl):
+	// the socket lives on until one of them is adopted and closed.
+	orphan bool
 }
 
 // The socket table, indexed by descriptor.
@@ -105,7 +109,8 @@ func adopt(fd uintptr) *socket {
 	}
 	s := v.(*socket)
 	s.mu.Lock()
-	alive := len(s.fds) > 0
+	alive := len(s.fds) > 0 || s.orphan
+	s.orphan = false
 	s.mu.Unlock()
 	if !alive {
 		return nil
@@ -151,6 +156,13 @@ func release(fd int32) {
 	next := int32(-1)
 	if !last {
 		next = s.fds[0]
+	}
+	if last {
+		// Other descriptors of the kernel file (duplicates the stack has
+		// not seen yet) keep the socket.
+		if r, e := rawSyscall(abi.SysSockRefs, uintptr(fd), 0, 0); e == 0 && r > 1 {
+			last, s.orphan = false, true
+		}
 	}
 	s.mu.Unlock()
 	if last {

@@ -140,6 +140,9 @@ func sysClose(fd uint64) int64 {
 		return -eBADF
 	}
 	fi := fdTable[fd] - 1
+	if files[fi].kind == fkSock {
+		sockMark(int64(fd), false)
+	}
 	fdTable[fd] = 0
 	epollForget(int32(fd), fi)
 	releaseFile(fi)
@@ -387,6 +390,7 @@ func sysFcntl(fd, cmd, arg uint64) int64 {
 		r := installFd(fi, int(arg), cmd == fDupfdCloexec)
 		if r >= 0 {
 			f.refs++
+			sockDup(f, r)
 		}
 		return r
 	case fGetfd:
@@ -430,6 +434,7 @@ func sysDup3(oldfd, newfd, flags uint64, dup2 bool) int64 {
 	fdTable[newfd] = fdTable[oldfd]
 	fdCloexec[newfd] = flags&oCloexec != 0
 	f.refs++
+	sockDup(f, int64(newfd))
 	return int64(newfd)
 }
 
@@ -441,6 +446,7 @@ func sysDup(fd uint64) int64 {
 	r := installFd(fdTable[fd]-1, 0, false)
 	if r >= 0 {
 		f.refs++
+		sockDup(f, r)
 	}
 	return r
 }

@@ -208,6 +208,10 @@ func dispatch(t *thread, f *sysframe) int64 {
 		return sysSockFd(a0)
 	case abi.SysSockReady:
 		return sysSockReady(a0, a1, a2)
+	case abi.SysSockShare:
+		return sysSockShare(a0)
+	case abi.SysSockRefs:
+		return sysSockRefs(a0)
 	case sysTraceDump:
 		traceDump(a0, a1, a2)
 		return 0

@@ -136,7 +136,8 @@ const (
 	HcIdle        = 2 // value: deadline in guest monotonic ns (^0: no deadline); returns on deadline or event
 	HcFatal       = 3 // value: GPA of FatalReport; the monitor prints it and exits non-zero
 	HcRead        = 4 // value: GPA of WriteArgs (Fd 0): fills Buf without blocking; Result = bytes, 0 at end of input, -EAGAIN if none yet
-	NumHypercalls = 5
+	HcWake        = 5 // value: vCPU index; ends that vCPU's HcIdle, or its next one if it is not idle (a cross-CPU wake-up)
+	NumHypercalls = 6
 
 	// Virtio kicks (stores to a queue's QueueNotify register) are not
 	// hypercalls: the monitor serves them with a KVM ioeventfd, so they

@@ -12,11 +12,7 @@ import (
 // initial process stack (argc, argv, envp, auxv).
 func kmain(bi, tscBoot, cpuIndex uint64) uint64 {
 	if cpuIndex != 0 {
-		// Application processors park in the monitor: the scheduler runs on
-		// the boot CPU only (SMP scheduling is not enabled yet).
-		for {
-			hypercall(abi.HcIdle, ^uint64(0))
-		}
+		apMain() // an application processor: schedules once the kernel is up
 	}
 	b := (*abi.BootInfo)(unsafe.Pointer(uintptr(bi)))
 	if b.Magic != abi.BootMagic || b.Version != abi.Version {
@@ -62,6 +58,8 @@ func kmain(bi, tscBoot, cpuIndex uint64) uint64 {
 	t.rflags = 0x202
 	prepareResume(t)
 	bootDoneUs = uptime() / 1000
+	klock() // released by mote_start; the other CPUs start now
+	smpInit()
 	return threadAddr(t)
 }
 

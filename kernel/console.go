@@ -132,6 +132,13 @@ func exitGuest(status int) {
 		kprintNum(int64(pageFaults))
 		kprint(", ticks ")
 		kprintNum(int64(thisCPU().ticks))
+		if smp {
+			kprint(", thread runs per cpu")
+			for i := 0; i < numCPUs; i++ {
+				kprint(" ")
+				kprintNum(int64(cpuAt(abi.PerCPUBase + uint64(i)*abi.PerCPUSize).runs))
+			}
+		}
 		kprint(", kernel boot us ")
 		kprintNum(bootDoneUs)
 		kprint(", first write us ")

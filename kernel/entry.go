@@ -26,6 +26,9 @@ func kunlock() { atomic.StoreUint32(&klockWord, 0) }
 // caller's registers in f. It stores the result in f.ax.
 func syscallGo(f *sysframe) {
 	klock()
+	if smp {
+		tlbCatchUp(thisCPU())
+	}
 	t := curThread()
 	traceEv(evSyscall, f.ax, f.di)
 	r := dispatch(t, f)
@@ -115,6 +118,9 @@ func trapGo(tp uint64) {
 	klock()
 	t := threadAt(tp)
 	c := thisCPU()
+	if smp {
+		tlbCatchUp(c)
+	}
 	vec, errCode, cr2 := c.trapVector, c.trapErr, c.trapCR2
 	outOfMemory = false
 	if vec == 14 {

@@ -400,3 +400,28 @@ TEXT ·mmioWrite32(SB),NOSPLIT,$0-12
 	MOVL	v+8(FP), CX
 	MOVL	CX, (AX)
 	RET
+
+// idlestart is where the first switch to a CPU's idle thread lands (the
+// kernel lock is held, handed over by switchto or taken by apMain).
+TEXT idlestart<>(SB),NOSPLIT|NOFRAME,$0
+	CALL	·idleMain(SB)
+	INT	$3
+
+// func idleStartPC() uint64
+TEXT ·idleStartPC(SB),NOSPLIT,$0-8
+	LEAQ	idlestart<>(SB), AX
+	MOVQ	AX, ret+0(FP)
+	RET
+
+// func startIdle(to uint64)
+// Leaves the boot stack for thread to's kernel stack (like switchto, with
+// nothing to save: an application processor's boot stack is not used again).
+TEXT ·startIdle(SB),NOSPLIT|NOFRAME,$0-8
+	MOVQ	to+0(FP), BX
+	MOVQ	thread_ksp(BX), SP
+	MOVQ	0(SP), BP
+	ADDQ	$8, SP
+	MOVQ	BX, cpu_cur(GS)
+	LEAQ	thread_ktls(BX), CX
+	WRFSBASE_CX
+	RET

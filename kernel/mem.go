@@ -182,13 +182,14 @@ func zapRange(start, end uint64) {
 			continue
 		}
 		if *e&ptePresent != 0 {
-			freeFrame(*e & pteAddrMask)
+			deferFree(*e & pteAddrMask) // other CPUs may still map it (smp.go)
 			*e = 0
 			tlbQueue(va)
 		}
 		va += pageSize
 	}
 	tlbFlush()
+	tlbShootdown()
 }
 
 // protectRange sets or clears the write bit of present pages in [start, end).
@@ -213,6 +214,9 @@ func protectRange(start, end uint64, writable bool) {
 		va += pageSize
 	}
 	tlbFlush()
+	if !writable {
+		tlbShootdown()
+	}
 }
 
 // userBytes views user memory as a byte slice; the range must be validated.

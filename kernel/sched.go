@@ -15,8 +15,8 @@ import (
 //
 // SMP: per-CPU state is in cpu; the shared structures (run queue, timer list,
 // thread list, futex queues, memory) are protected by the kernel lock klock,
-// taken on every kernel entry. One vCPU runs the scheduler for now (other
-// vCPUs park in the monitor); the lock is what makes adding them possible.
+// taken on every kernel entry. With several vCPUs every one schedules, each
+// with an idle thread of its own (smp.go).
 
 var (
 	runqHead, runqTail uint64
@@ -113,6 +113,7 @@ func runqPut(t *thread) {
 		threadAt(runqTail).next = p
 	}
 	runqTail = p
+	kickIdle()
 }
 
 func runqGet() *thread {
@@ -135,6 +136,7 @@ func timerAdd(t *thread) {
 	if timerHead == 0 || threadAt(timerHead).wakeAt > t.wakeAt {
 		t.tnext = timerHead
 		timerHead = p
+		kickIdle() // a sleeping CPU's deadline is now too late
 		return
 	}
 	q := timerHead
@@ -229,6 +231,10 @@ func block(deadline int64, intr bool) int32 {
 // when the current thread runs again.
 func schedule() {
 	c := thisCPU()
+	if c.idleThread != 0 {
+		scheduleSMP(c)
+		return
+	}
 	cur := threadAt(c.cur)
 	for {
 		expireTimers()

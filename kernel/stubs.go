@@ -4,6 +4,8 @@ package kernel
 
 func switchto(from, to uint64)
 func threadStartPC() uint64
+func idleStartPC() uint64
+func startIdle(to uint64)
 func rt0PC() uint64
 func getGS() uint64
 func rdtsc() uint64

@@ -43,6 +43,12 @@ type cpu struct {
 	bootG    [8]uint64
 
 	fatal abi.FatalReport
+
+	// SMP (smp.go).
+	idleThread uint64 // this CPU's idle thread, 0 with one CPU
+	idling     uint64 // nonzero while this CPU sleeps in HcIdle (a wake-up must kick it)
+	tlbSeen    uint64 // the TLB generation this CPU has flushed up to
+	runs       uint64 // threads switched to on this CPU (reported with --debug)
 }
 
 const r0ListLen = 32

@@ -182,10 +182,8 @@ func TestBakedArgsAndEnv(t *testing.T) {
 
 func TestRuntime(t *testing.T) {
 	t.Parallel()
-	// One vCPU: the boot core schedules on one CPU; with --cpus 2 the extra
-	// vCPU parks until SMP scheduling lands (issue 5), so timing checks such
-	// as time.Sleep(10ms) <= 15ms are not yet meaningful there.
-	for _, cpus := range []string{"1"} {
+	// One vCPU, and two, where every vCPU schedules threads (SMP).
+	for _, cpus := range []string{"1", "2"} {
 		t.Run("cpus"+cpus, func(t *testing.T) {
 			host := strconv.FormatInt(time.Now().UnixNano(), 10)
 			r := mote(t, 120*time.Second, "run", "-m", "128M", "--cpus", cpus, "-e", "RT_ENV=yes", "-e", "HOST_NOW="+host, images["runtimetest"])

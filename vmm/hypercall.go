@@ -45,6 +45,15 @@ func (v *vm) hypercall(c *vcpu, m kvm.MMIO) bool {
 		v.hcFatal(c, val)
 	case abi.HcRead:
 		v.hcRead(c, val)
+	case abi.HcWake:
+		if val >= uint64(len(v.cpus)) {
+			v.crash(c, fmt.Sprintf("HcWake of vCPU %d, which does not exist", val), nil)
+			return true
+		}
+		select {
+		case v.cpus[val].wake <- struct{}{}:
+		default: // already pending
+		}
 	default:
 		return false
 	}

@@ -30,6 +30,7 @@ var hcNames = [abi.NumHypercalls]string{
 	abi.HcIdle:  "idle",
 	abi.HcFatal: "fatal",
 	abi.HcRead:  "read",
+	abi.HcWake:  "wake",
 }
 
 // statsLine returns the mote-stats line (with its newline) for a run that

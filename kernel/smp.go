@@ -9,7 +9,7 @@ import (
 
 // SMP: every vCPU schedules threads.
 //
-// Design (docs/architecture.md, "SMP"):
+// Design (also in docs/architecture.md, "SMP"):
 //   - One kernel lock (klock) still guards all kernel state; a CPU holds it
 //     from kernel entry to the return to user mode, across switchto (the
 //     lock is handed to the thread switched to), so a thread's kernel

@@ -121,6 +121,18 @@ func idleMain() {
 			netIdleEnd()
 			continue // frames arrived
 		}
+		kunlock()
+		// Work often comes back within microseconds (a thread this CPU
+		// just ran is woken again): look at the run queue for a short
+		// while before paying the exits of a sleep and of a kick.
+		if idleSpin(c) {
+			klock()
+			continue
+		}
+		klock()
+		if runqHead != 0 {
+			continue
+		}
 		c.idling = 1
 		kunlock()
 		hypercall(abi.HcIdle, deadline)
@@ -276,4 +288,20 @@ func tlbCatchUp(c *cpu) {
 		}
 		freeFrame(ch)
 	}
+}
+
+// idleSpinNs bounds idleSpin.
+var idleSpinNs int64 = 20_000
+
+// idleSpin watches the run queue, without the lock, for idleSpinNs; it
+// reports whether a thread became runnable.
+func idleSpin(c *cpu) bool {
+	end := uptime() + idleSpinNs
+	for uptime() < end {
+		if atomic.LoadUint64(&runqHead) != 0 {
+			return true
+		}
+		cpuPause()
+	}
+	return false
 }

@@ -66,6 +66,9 @@ type vcpu struct {
 	index int
 	tid   atomic.Int32  // host thread running it, 0 before start
 	wake  chan struct{} // wakes HcIdle (device events, later)
+	// idling is set while the vCPU waits in HcIdle, so a device event
+	// wakes one idle vCPU rather than all of them.
+	idling atomic.Bool
 }
 
 // kick makes the vCPU leave KVM_RUN (or not enter it) soon.

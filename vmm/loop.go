@@ -85,11 +85,13 @@ func (v *vm) idle(c *vcpu, deadline uint64) {
 		defer t.Stop()
 		timeout = t.C
 	}
+	c.idling.Store(true)
 	select {
 	case <-timeout:
 	case <-c.wake:
 	case <-v.done:
 	}
+	c.idling.Store(false)
 }
 
 // hcAddr returns the hypercall number of an MMIO address, or false.

@@ -251,8 +251,20 @@ func (v *vm) setupNet(mode NetMode, ep link.Endpoint, bi *abi.BootInfo) error {
 	return nil
 }
 
-// wakeIdle ends the HcIdle of every vCPU (device events, stdin).
+// wakeIdle ends the HcIdle of an idle vCPU (device events, stdin).
 func (v *vm) wakeIdle() {
+	// One idle vCPU is enough: it polls the devices and wakes the
+	// threads, and the guest kicks other CPUs if it needs them. With none
+	// idle, every vCPU gets a pending wake-up, for one about to idle.
+	for _, c := range v.cpus {
+		if c.idling.Load() {
+			select {
+			case c.wake <- struct{}{}:
+			default:
+			}
+			return
+		}
+	}
 	for _, c := range v.cpus {
 		select {
 		case c.wake <- struct{}{}:

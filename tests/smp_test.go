@@ -10,7 +10,7 @@ import (
 )
 
 // TestSMPStress: with --cpus 2 every vCPU schedules the program's threads;
-// 6,500 goroutines doing channel ping-pong, contended mutexes, timer churn,
+// 10,000 goroutines doing channel ping-pong, contended mutexes, timer churn,
 // hashing and memory churn (the runtime returning pages while the other CPU
 // runs) for 30 s keep their invariants, and both CPUs ran threads.
 func TestSMPStress(t *testing.T) {

@@ -20,7 +20,7 @@ import (
 
 func main() {
 	d := flag.Duration("d", 30*time.Second, "how long to run")
-	pairs := flag.Int("pairs", 2500, "ping-pong goroutine pairs")
+	pairs := flag.Int("pairs", 4250, "ping-pong goroutine pairs (with the others: over 10,000 goroutines)")
 	flag.Parse()
 	// Every goroutine starts, then waits for start: the run begins once
 	// all exist (goroutines made while others already run would queue

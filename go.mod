@@ -10,6 +10,7 @@ require (
 
 require (
 	github.com/google/btree v1.1.2 // indirect
+	github.com/hugelgupf/p9 v0.3.0 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
 	golang.org/x/exp v0.0.0-20250711185948-6ae5c78190dc // indirect

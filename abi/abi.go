@@ -199,7 +199,15 @@ type BootInfo struct {
 	Net         NetConfig // addresses of the first virtio-net device
 	FilesGPA    uint64    // the sealed-files archive (files.go), page aligned; 0: none
 	FilesLen    uint64
+	MountsGPA   uint64 // file systems to mount at boot (Mount), after the strings; 0: none
+	MountsLen   uint64
 }
+
+// Mounts at boot (BootInfo.MountsGPA): each mount is three NUL-terminated
+// strings, its type, the absolute guest path, and its options
+// (comma-separated key=value). Types: "tmpfs" (options: size=BYTES).
+// The guest creates the directory if it is missing.
+const MountTmpfs = "tmpfs"
 
 // NetConfig is how the guest configures its network interface: static
 // addresses chosen by the monitor (the user network's fixed plan, or --ip

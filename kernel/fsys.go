@@ -1271,12 +1271,12 @@ func sysStatfs(ino int64, buf uint64) int64 {
 	maxInodes := uint64(maxTablePages * inodesPerPage)
 	used := uint64(inodeSlots)
 	w(8, pageSize) // f_bsize
-	if ind(int32(ino)).fs == fsTmp {
+	if fs := ind(int32(ino)).fs; fs != fsRoot {
 		w(0, tmpfsMagic)
-		w(16, tmpMaxPages)              // f_blocks
-		w(24, tmpMaxPages-tmpPages)     // f_bfree
-		w(32, tmpMaxPages-tmpPages)     // f_bavail
-		w(80, stValid|stNosuid|stNodev) // f_flags, as /proc/mounts says
+		w(16, fsMaxPages[fs])             // f_blocks
+		w(24, fsMaxPages[fs]-fsPages[fs]) // f_bfree
+		w(32, fsMaxPages[fs]-fsPages[fs]) // f_bavail
+		w(80, stValid|stNosuid|stNodev)   // f_flags, as /proc/mounts says
 	} else {
 		w(0, ramfsMagic)
 		w(80, stValid|stRdonly)

@@ -6,12 +6,16 @@ import "unsafe"
 // 512-entry tables, as in page tables. A tree of height h covers
 // 4096·512^(h-1) bytes (height 1: the root is the only data page; 0: no
 // pages). Missing pages are holes and read as zeros. Data and tables are
-// counted against tmpMaxPages (half of guest RAM, as Linux's default tmpfs
+// counted against fsMaxPages of their tmpfs (/tmp: half of guest RAM, as Linux's default tmpfs
 // size); beyond it, or when guest memory runs out, writes fail with ENOSPC.
 
+// Each tmpfs (/tmp, and the ones mote run --tmpfs asks for) has its own
+// limit; the counters are indexed by the inode's fs.
+const maxFS = 16
+
 var (
-	tmpPages    uint64 // frames holding tmpfs data and tables
-	tmpMaxPages uint64
+	fsPages    [maxFS]uint64 // frames holding a tmpfs's data and tables
+	fsMaxPages [maxFS]uint64
 )
 
 const tmpMaxHeight = 5 // 2^48 bytes
@@ -23,20 +27,20 @@ func tmpCapacity(h uint8) uint64 {
 	return pageSize << (9 * uint64(h-1))
 }
 
-func tmpAlloc() uint64 {
-	if tmpPages >= tmpMaxPages {
+func tmpAlloc(fs uint8) uint64 {
+	if fsPages[fs] >= fsMaxPages[fs] {
 		return 0
 	}
 	f := allocFrame()
 	if f != 0 {
-		tmpPages++
+		fsPages[fs]++
 	}
 	return f
 }
 
-func tmpRelease(f uint64) {
+func tmpRelease(f uint64, fs uint8) {
 	freeFrame(f)
-	tmpPages--
+	fsPages[fs]--
 }
 
 func slotAt(table, idx uint64) *uint64 {
@@ -55,7 +59,7 @@ func tmpPage(nd *inode, pg uint64, alloc bool) uint64 {
 			continue
 		}
 		if nd.data != 0 { // a new root above the old one
-			t := tmpAlloc()
+			t := tmpAlloc(nd.fs)
 			if t == 0 {
 				return 0
 			}
@@ -70,14 +74,14 @@ func tmpPage(nd *inode, pg uint64, alloc bool) uint64 {
 			if !alloc {
 				return 0
 			}
-			if *slot = tmpAlloc(); *slot == 0 {
+			if *slot = tmpAlloc(nd.fs); *slot == 0 {
 				return 0
 			}
 		}
 		slot = slotAt(*slot, (pg>>(9*uint64(lvl-2)))&511)
 	}
 	if *slot == 0 && alloc {
-		*slot = tmpAlloc()
+		*slot = tmpAlloc(nd.fs)
 	}
 	return *slot
 }
@@ -85,7 +89,7 @@ func tmpPage(nd *inode, pg uint64, alloc bool) uint64 {
 // tmpFree frees the pages with index >= from below *slot, a level-lvl
 // node covering the pages from base, and the node itself when it keeps
 // nothing.
-func tmpFree(slot *uint64, lvl uint8, base, from uint64) {
+func tmpFree(fs uint8, slot *uint64, lvl uint8, base, from uint64) {
 	if *slot == 0 {
 		return
 	}
@@ -97,12 +101,12 @@ func tmpFree(slot *uint64, lvl uint8, base, from uint64) {
 		child := span >> 9
 		for i := uint64(0); i < 512; i++ {
 			if cb := base + i*child; cb+child > from {
-				tmpFree(slotAt(*slot, i), lvl-1, cb, from)
+				tmpFree(fs, slotAt(*slot, i), lvl-1, cb, from)
 			}
 		}
 	}
 	if base >= from {
-		tmpRelease(*slot)
+		tmpRelease(*slot, fs)
 		*slot = 0
 	}
 }
@@ -112,7 +116,7 @@ func tmpFree(slot *uint64, lvl uint8, base, from uint64) {
 // zeroing the tail of the last one (so growing again reads zeros).
 func tmpTruncate(nd *inode, size int64) {
 	keep := (uint64(size) + pageSize - 1) / pageSize
-	tmpFree(&nd.data, nd.height, 0, keep)
+	tmpFree(nd.fs, &nd.data, nd.height, 0, keep)
 	if nd.data == 0 {
 		nd.height = 0
 	}

@@ -68,7 +68,7 @@ func mkSymlink(dir int32, name string, target []byte) {
 }
 
 func treeInit(b *abi.BootInfo) {
-	tmpMaxPages = b.MemSize / pageSize / 2
+	fsMaxPages[fsTmp] = b.MemSize / pageSize / 2
 	root := newInode(ndDir, fsRoot, 0o755)
 	if root != rootIno {
 		kpanic("mote: file tree: bad root")
@@ -101,11 +101,14 @@ func treeInit(b *abi.BootInfo) {
 
 	m := &mountsTxt
 	m.s("rootfs / rootfs ro 0 0\ntmpfs /tmp tmpfs rw,nosuid,nodev,size=")
-	m.dec(tmpMaxPages * 4)
+	m.dec(fsMaxPages[fsTmp] * 4)
 	m.s("k,mode=1777 0 0\n")
 
 	if b.FilesLen != 0 {
 		sealedInit(b.FilesGPA, b.FilesLen)
+	}
+	if b.MountsLen != 0 {
+		mountsInit(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(b.MountsGPA))), b.MountsLen), b.MemSize)
 	}
 	workdirInit(b)
 }
@@ -284,4 +287,120 @@ func mapsRead(p, n uint64, pos int64) int64 {
 		emit(v[i].start, v[i].end, v[i].prot&protRead != 0, v[i].prot&protWrite != 0, v[i].prot&protExec != 0, 0, false)
 	}
 	return int64(done)
+}
+
+// mountsInit mounts the file systems the monitor lists (abi.MountTmpfs):
+// each tmpfs gets a file system id of its own (st_dev, EXDEV between
+// them, its own size limit) and a fresh root directory at its path, which
+// hides what the image had there, as a mount does. Missing directories on
+// the way are made (read-only ones in the root file system).
+func mountsInit(blob []byte, memSize uint64) {
+	next := uint8(fsTmp + 1)
+	for len(blob) > 0 {
+		var f [3][]byte
+		for i := range f {
+			j := 0
+			for j < len(blob) && blob[j] != 0 {
+				j++
+			}
+			f[i] = blob[:j]
+			if j < len(blob) {
+				j++
+			}
+			blob = blob[j:]
+		}
+		if string(f[0]) != abi.MountTmpfs || len(f[1]) < 2 || f[1][0] != '/' {
+			continue
+		}
+		if next >= maxFS {
+			kprint("mote: too many file systems to mount; skipping ")
+			kprint(unsafe.String(&f[1][0], len(f[1])))
+			kprint("\n")
+			continue
+		}
+		size := memSize / 2
+		if opt := string(f[2]); len(opt) > 5 && opt[:5] == "size=" {
+			v := uint64(0)
+			for _, c := range opt[5:] {
+				if c < '0' || c > '9' {
+					break
+				}
+				v = v*10 + uint64(c-'0')
+			}
+			if v > 0 {
+				size = v
+			}
+		}
+		if !mountTmpfs(f[1], next) {
+			kprint("mote: cannot mount a tmpfs at ")
+			kprint(unsafe.String(&f[1][0], len(f[1])))
+			kprint(" (a file is in the way)\n")
+			continue
+		}
+		fsMaxPages[next] = (size + pageSize - 1) / pageSize
+		m := &mountsTxt
+		m.s("tmpfs ")
+		m.s(unsafe.String(&f[1][0], len(f[1])))
+		m.s(" tmpfs rw,nosuid,nodev,size=")
+		m.dec(fsMaxPages[next] * 4)
+		m.s("k,mode=1777 0 0\n")
+		next++
+	}
+}
+
+// mountTmpfs makes the directories of path (static bytes of the mount
+// list) and puts a new tmpfs root directory with file system id fs there.
+func mountTmpfs(path []byte, fs uint8) bool {
+	dir := int32(rootIno)
+	for len(path) > 0 {
+		for len(path) > 0 && path[0] == '/' {
+			path = path[1:]
+		}
+		i := 0
+		for i < len(path) && path[i] != '/' {
+			i++
+		}
+		name := path[:i]
+		path = path[i:]
+		if len(name) == 0 || isDots(name) {
+			continue
+		}
+		rest := false
+		for _, c := range path {
+			if c != '/' {
+				rest = true
+				break
+			}
+		}
+		e := dirLookup(dir, name)
+		if !rest { // the mount point: a fresh directory
+			ino := newInode(ndDir, fs, 0o1777)
+			if ino == 0 {
+				return false
+			}
+			if e != 0 {
+				if ind(den(e).ino).kind != ndDir {
+					return false
+				}
+				dirRemove(dir, e)
+			}
+			if dirAdd(dir, name, ino, true) < 0 {
+				return false
+			}
+			return true
+		}
+		if e == 0 {
+			ino := newInode(ndDir, ind(dir).fs, 0o755)
+			if ino == 0 || dirAdd(dir, name, ino, true) < 0 {
+				return false
+			}
+			dir = ino
+			continue
+		}
+		if ind(den(e).ino).kind != ndDir {
+			return false
+		}
+		dir = den(e).ino
+	}
+	return false
 }

@@ -25,7 +25,7 @@ func testMemory(t *testing.T, pages int) {
 // compares it with a byte slice.
 func TestTmpfsModel(t *testing.T) {
 	testMemory(t, 8192)
-	tmpMaxPages, tmpPages = 1<<20, 0
+	fsMaxPages[0], fsPages[0] = 1<<20, 0
 	var nd inode
 	nd.kind = ndReg
 	var model []byte
@@ -79,8 +79,8 @@ func TestTmpfsModel(t *testing.T) {
 	}
 	// Everything is given back.
 	tmpTruncate(&nd, 0)
-	if tmpPages != 0 || nd.data != 0 {
-		t.Fatalf("after truncate to 0: %d pages still counted, root %#x", tmpPages, nd.data)
+	if fsPages[0] != 0 || nd.data != 0 {
+		t.Fatalf("after truncate to 0: %d pages still counted, root %#x", fsPages[0], nd.data)
 	}
 }
 
@@ -88,7 +88,7 @@ func TestTmpfsModel(t *testing.T) {
 // written is kept.
 func TestTmpfsFull(t *testing.T) {
 	testMemory(t, 256)
-	tmpMaxPages, tmpPages = 16, 0
+	fsMaxPages[0], fsPages[0] = 16, 0
 	var nd inode
 	nd.kind = ndReg
 	src := make([]byte, 64*pageSize)
@@ -101,8 +101,8 @@ func TestTmpfsFull(t *testing.T) {
 		t.Fatalf("write when full = %d, want -ENOSPC", again)
 	}
 	tmpTruncate(&nd, 0)
-	if tmpPages != 0 {
-		t.Fatalf("%d pages counted after truncate", tmpPages)
+	if fsPages[0] != 0 {
+		t.Fatalf("%d pages counted after truncate", fsPages[0])
 	}
 }
 
@@ -246,7 +246,7 @@ func TestFileTimes(t *testing.T) {
 // FALLOC_FL_KEEP_SIZE) are given back when the file goes.
 func TestTmpfsKeepSize(t *testing.T) {
 	testMemory(t, 256)
-	tmpMaxPages, tmpPages = 64, 0
+	fsMaxPages[0], fsPages[0] = 64, 0
 	var nd inode
 	nd.kind = ndReg
 	for pg := uint64(0); pg < 3; pg++ {
@@ -255,7 +255,7 @@ func TestTmpfsKeepSize(t *testing.T) {
 		}
 	}
 	tmpTruncate(&nd, 0)
-	if tmpPages != 0 || nd.data != 0 {
-		t.Fatalf("after truncate to 0: %d pages still counted, root %#x", tmpPages, nd.data)
+	if fsPages[0] != 0 || nd.data != 0 {
+		t.Fatalf("after truncate to 0: %d pages still counted, root %#x", fsPages[0], nd.data)
 	}
 }

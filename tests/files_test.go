@@ -185,3 +185,33 @@ func TestTimeZone(t *testing.T) {
 		}
 	}
 }
+
+// TestTmpfsMounts: mote run --tmpfs mounts in-memory file systems where the
+// user asks, each with its own size limit (ENOSPC), its own device (EXDEV),
+// listed in /proc/self/mounts; missing directories on the way are made.
+func TestTmpfsMounts(t *testing.T) {
+	t.Parallel()
+	r := mote(t, 3*time.Minute, "run", "--tmpfs", "/data:4M", "--tmpfs", "/srv/cache", "./progs/mounts")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{
+		"tmpfs /data tmpfs rw,nosuid,nodev,size=4096k,mode=1777 0 0\n",
+		"tmpfs /srv/cache tmpfs rw,nosuid,nodev,size=",
+		"write 3M <nil>\n",
+		"write 3M more write /data/y: no space left on device\n",
+		"blocks 1024 free 0\n",
+		"rename across rename /data/x /tmp/x: invalid cross-device link\n",
+		"nested true dtrwxrwxrwx\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("missing %q in:\n%s", want, r.stdout)
+		}
+	}
+	if !strings.HasSuffix(r.stdout, "<nil>\n") {
+		t.Errorf("writing into /srv/cache failed:\n%s", r.stdout)
+	}
+	if r := mote(t, time.Minute, "run", "--tmpfs", "/proc/x", "./progs/mounts"); r.code != 125 || !strings.Contains(r.stderr, "/proc belongs to the library OS") {
+		t.Errorf("--tmpfs /proc/x: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

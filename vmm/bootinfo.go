@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/motevm/mote/abi"
@@ -32,7 +33,9 @@ const (
 	biNet         = 208
 	biFilesGPA    = biNet + netConfigSize
 	biFilesLen    = biFilesGPA + 8
-	biSize        = biFilesLen + 8
+	biMountsGPA   = biFilesLen + 8
+	biMountsLen   = biMountsGPA + 8
+	biSize        = biMountsLen + 8
 
 	// abi.NetConfig
 	ncIPv4        = 0
@@ -75,6 +78,29 @@ func encodeBootInfo(b []byte, bi *abi.BootInfo) {
 	encodeNetConfig(b[biNet:biNet+netConfigSize], &bi.Net)
 	le.PutUint64(b[biFilesGPA:], bi.FilesGPA)
 	le.PutUint64(b[biFilesLen:], bi.FilesLen)
+	le.PutUint64(b[biMountsGPA:], bi.MountsGPA)
+	le.PutUint64(b[biMountsLen:], bi.MountsLen)
+}
+
+// Tmpfs is a tmpfs the guest mounts at boot (mote run --tmpfs).
+type Tmpfs struct {
+	Path string // absolute guest path
+	Size uint64 // bytes; 0: half of guest RAM
+}
+
+// encodeMounts returns the abi.BootInfo.MountsGPA blob for ms.
+func encodeMounts(ms []Tmpfs) []byte {
+	var b []byte
+	for _, m := range ms {
+		opts := ""
+		if m.Size > 0 {
+			opts = "size=" + strconv.FormatUint(m.Size, 10)
+		}
+		for _, s := range []string{abi.MountTmpfs, m.Path, opts} {
+			b = append(append(b, s...), 0)
+		}
+	}
+	return b
 }
 
 // encodeNetConfig writes nc into b (netConfigSize bytes).

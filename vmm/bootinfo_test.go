@@ -38,6 +38,8 @@ func TestBootInfoLayout(t *testing.T) {
 		{"Net", unsafe.Offsetof(bi.Net), biNet},
 		{"FilesGPA", unsafe.Offsetof(bi.FilesGPA), biFilesGPA},
 		{"FilesLen", unsafe.Offsetof(bi.FilesLen), biFilesLen},
+		{"MountsGPA", unsafe.Offsetof(bi.MountsGPA), biMountsGPA},
+		{"MountsLen", unsafe.Offsetof(bi.MountsLen), biMountsLen},
 		{"size", unsafe.Sizeof(bi), biSize},
 		{"Net.IPv4", unsafe.Offsetof(bi.Net.IPv4), ncIPv4},
 		{"Net.Prefix4", unsafe.Offsetof(bi.Net.Prefix4), ncPrefix4},

@@ -32,7 +32,10 @@ type Config struct {
 	Env         []string // KEY=VALUE, override the image's baked env
 	// Dir is the guest's initial working directory, an absolute path
 	// (mote run --workdir); "" means the image's (abi.Config.Dir), or "/".
-	Dir    string
+	Dir string
+	// Tmpfs are in-memory file systems the guest mounts at boot (mote run
+	// --tmpfs), besides /tmp.
+	Tmpfs  []Tmpfs
 	Stdin  io.Reader // nil: the guest reads end of input at once
 	Stdout io.Writer
 	Stderr io.Writer
@@ -315,6 +318,13 @@ func newVM(cfg Config) (_ *vm, err error) {
 			bi.Argc, bi.Envc = uint32(len(argv)), uint32(len(env))
 			bi.StringsGPA, bi.StringsLen = abi.BootInfoBase+biSize, uint64(len(strs))
 			copy(v.mem.b[bi.StringsGPA:], strs)
+			if mounts := encodeMounts(cfg.Tmpfs); len(mounts) > 0 {
+				if biSize+uint64(len(strs))+uint64(len(mounts)) > abi.BootInfoSize {
+					return errArgsTooLarge
+				}
+				bi.MountsGPA, bi.MountsLen = bi.StringsGPA+bi.StringsLen, uint64(len(mounts))
+				copy(v.mem.b[bi.MountsGPA:], mounts)
+			}
 			return nil
 		}()
 	}()

@@ -24,6 +24,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 		profile string
 		verbose bool
 		workdir string
+		tmpfs   []string
 		netf    netFlags
 	)
 	cmd := &cobra.Command{
@@ -74,6 +75,10 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 			if workdir != "" && !path.IsAbs(workdir) {
 				return fmt.Errorf("mote: --workdir %q is not an absolute path (the guest's directories start at /)", workdir)
 			}
+			mounts, err := parseTmpfs(tmpfs)
+			if err != nil {
+				return err
+			}
 			netCfg, err := netf.config()
 			if err != nil {
 				return err
@@ -93,6 +98,7 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 				Args:        guestArgs,
 				Env:         env,
 				Dir:         workdir,
+				Tmpfs:       mounts,
 				Stdin:       cmd.InOrStdin(),
 				Stdout:      stdout,
 				Stderr:      stderr,
@@ -113,6 +119,7 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 	f.StringArrayVarP(&env, "env", "e", nil, "set the environment variable `KEY=VALUE` in the guest (repeatable; overrides baked entries)")
 	f.BoolVar(&debug, "debug", false, "log system calls the library OS does not implement (once each) to stderr")
 	f.StringVar(&profile, "profile", "", "sample the program's PC at every timer tick and write a flat profile to `FILE` when the guest stops (- for stderr)")
+	f.StringArrayVar(&tmpfs, "tmpfs", nil, "mount an in-memory file system at the guest directory `PATH[:SIZE]` (repeatable; SIZE such as 64M, default half of guest RAM; /tmp always is one)")
 	f.StringVarP(&workdir, "workdir", "w", "", "start the program in the guest directory `DIR`, an absolute path (default: the image's, from mote build --workdir, or /)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print the build steps when building a package")
 	netf.register(f)
@@ -171,4 +178,41 @@ func looksLikePackage(t string) bool {
 	// An import path: a first element with a dot (example.com/x) or a
 	// standard-library-like path is left to the go command to resolve.
 	return strings.Contains(t, "/") || strings.Contains(t, "...")
+}
+
+// parseTmpfs parses --tmpfs PATH[:SIZE] values.
+func parseTmpfs(specs []string) ([]vmm.Tmpfs, error) {
+	var out []vmm.Tmpfs
+	seen := map[string]bool{}
+	for _, spec := range specs {
+		p, size, hasSize := strings.Cut(spec, ":")
+		if !path.IsAbs(p) || path.Clean(p) != p || p == "/" {
+			return nil, fmt.Errorf("mote: --tmpfs %q: the mount point must be an absolute, clean guest path other than /", spec)
+		}
+		for _, r := range []string{"/dev", "/proc", "/sys"} {
+			if p == r || strings.HasPrefix(p, r+"/") {
+				return nil, fmt.Errorf("mote: --tmpfs %q: %s belongs to the library OS", spec, r)
+			}
+		}
+		if p == "/tmp" {
+			return nil, fmt.Errorf("mote: --tmpfs %q: /tmp is a tmpfs already", spec)
+		}
+		if seen[p] {
+			return nil, fmt.Errorf("mote: --tmpfs %q: %s is given twice", spec, p)
+		}
+		seen[p] = true
+		t := vmm.Tmpfs{Path: p}
+		if hasSize {
+			n, err := parseMemory(size)
+			if err != nil || n == 0 {
+				return nil, fmt.Errorf("mote: --tmpfs %q: bad size %q (use bytes or a unit, e.g. 64M)", spec, size)
+			}
+			t.Size = n
+		}
+		out = append(out, t)
+	}
+	if len(out) > 13 {
+		return nil, fmt.Errorf("mote: --tmpfs: at most 13 file systems besides /tmp")
+	}
+	return out, nil
 }

@@ -248,31 +248,58 @@ func schedule() {
 			}
 			break
 		}
-		// Idle: sleep in the monitor until the next deadline.
-		deadline := ^uint64(0)
-		if timerHead != 0 {
-			deadline = uint64(threadAt(timerHead).wakeAt)
+		idleSleep(c)
+	}
+	reapZombie()
+}
+
+// idleSleep sleeps in the monitor until the next timer deadline or an
+// event (device, input; with SMP also a kick), then does what the wake-up
+// brought. With SMP the kernel lock is released meanwhile, and the CPU
+// first watches the run queue briefly (idleSpin).
+func idleSleep(c *cpu) {
+	deadline := ^uint64(0)
+	if timerHead != 0 {
+		deadline = uint64(threadAt(timerHead).wakeAt)
+	}
+	c.pending = 0
+	consoleFlush()
+	if !netIdleBegin() {
+		netIdleEnd()
+		return // frames arrived: devPoll wakes their reader
+	}
+	if smp {
+		kunlock()
+		// Work often comes back within microseconds (a thread this CPU
+		// just ran is woken again): look at the run queue for a short
+		// while before paying the exits of a sleep and of a kick.
+		spun := idleSpin(c)
+		klock()
+		if spun || runqHead != 0 {
+			if othersAwake(c) {
+				netIdleEnd()
+			}
+			return
 		}
-		c.pending = 0
-		consoleFlush()
-		if !netIdleBegin() {
-			netIdleEnd()
-			continue // frames arrived: devPoll wakes their reader
+		c.idling = 1
+		kunlock()
+		hypercall(abi.HcIdle, deadline)
+		klock()
+		c.idling = 0
+		if othersAwake(c) {
+			netIdleEnd() // the last CPU to sleep keeps device notifications on
 		}
+	} else {
 		hypercall(abi.HcIdle, deadline)
 		netIdleEnd()
-		if profiling && c.pending != 0 {
-			// The tick came while idle; this loop does its work.
-			profile.Idle++
-			c.pending = 0
-		}
-		// The idle may have ended because input arrived.
-		wakeWaiters(waitStdin, 0, -1)
 	}
-	if zombie != 0 && zombie != thisCPU().cur {
-		freeThread(threadAt(zombie))
-		zombie = 0
+	if profiling && c.pending != 0 {
+		// The tick came while idle; the caller's loop does its work.
+		profile.Idle++
+		c.pending = 0
 	}
+	// The idle may have ended because input arrived.
+	wakeWaiters(waitStdin, 0, -1)
 }
 
 // yield gives the CPU to other runnable threads, if any.

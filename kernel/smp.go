@@ -111,41 +111,7 @@ func idleMain() {
 			switchto(c.cur, threadAddr(next))
 			continue
 		}
-		deadline := ^uint64(0)
-		if timerHead != 0 {
-			deadline = uint64(threadAt(timerHead).wakeAt)
-		}
-		c.pending = 0
-		consoleFlush()
-		if !netIdleBegin() {
-			netIdleEnd()
-			continue // frames arrived
-		}
-		kunlock()
-		// Work often comes back within microseconds (a thread this CPU
-		// just ran is woken again): look at the run queue for a short
-		// while before paying the exits of a sleep and of a kick.
-		if idleSpin(c) {
-			klock()
-			continue
-		}
-		klock()
-		if runqHead != 0 {
-			continue
-		}
-		c.idling = 1
-		kunlock()
-		hypercall(abi.HcIdle, deadline)
-		klock()
-		c.idling = 0
-		if othersAwake(c) {
-			netIdleEnd() // the last CPU to sleep keeps device notifications on
-		}
-		if profiling && c.pending != 0 {
-			profile.Idle++
-			c.pending = 0
-		}
-		wakeWaiters(waitStdin, 0, -1)
+		idleSleep(c)
 	}
 }
 

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,6 +85,29 @@ func BenchmarkAdd(b *testing.B) {
 	if r.code != 0 || !strings.Contains(r.stdout, "--- PASS: TestNewEqual") || !strings.Contains(r.stdout, "--- PASS: ExampleJoin") ||
 		!strings.Contains(r.stdout, "ok  \terrors") {
 		t.Fatalf("mote test errors: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	// -json: go test's events, one JSON object per line.
+	r = run("-json", "-short", ".")
+	if r.code != 0 {
+		t.Fatalf("mote test -json: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	var testPass, skip, pkgPass bool
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var ev struct{ Action, Package, Test string }
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("mote test -json: not a JSON event: %q", line)
+		}
+		switch {
+		case ev.Action == "pass" && ev.Test == "TestAdd":
+			testPass = true
+		case ev.Action == "skip" && ev.Test == "TestLong":
+			skip = true
+		case ev.Action == "pass" && ev.Test == "" && ev.Package == "example.com/tpkg":
+			pkgPass = true
+		}
+	}
+	if !testPass || !skip || !pkgPass {
+		t.Errorf("mote test -json: events missing (TestAdd pass %v, TestLong skip %v, package pass %v):\n%s", testPass, skip, pkgPass, r.stdout)
 	}
 }
 

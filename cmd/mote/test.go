@@ -30,6 +30,7 @@ type testFlags struct {
 	count                            int
 	timeout                          time.Duration
 	short, verbose, failfast         bool
+	json                             bool // -json: go test's JSON events, through go tool test2json
 	memory                           string
 	cpus                             int
 	env                              []string
@@ -45,7 +46,9 @@ func (f *testFlags) binaryArgs() []string {
 		}
 	}
 	a = append(a, "-test.paniconexit0")
-	if f.verbose {
+	if f.json {
+		a = append(a, "-test.v=test2json") // as go test -json runs it
+	} else if f.verbose {
 		a = append(a, "-test.v=true")
 	}
 	add("run", f.run)
@@ -92,6 +95,7 @@ Flags are written as for go test (-run X, -v, --run=X all work):
   -cpu LIST              GOMAXPROCS values to run with
   -timeout D             panic a test binary after D (default 10m; 0: none)
   -short, -v, -failfast  as for go test
+  -json                  go test's JSON events (converted by go tool test2json)
   -m, -memory SIZE       guest RAM per test binary (default 2G: go test's
                          binaries expect a developer machine; only the
                          pages a guest touches cost host memory)
@@ -179,6 +183,7 @@ func parseTestFlags(args []string) (*testFlags, []string, []string, error) {
 	fs.BoolVar(&f.short, "short", false, "")
 	fs.BoolVar(&f.verbose, "v", false, "")
 	fs.BoolVar(&f.failfast, "failfast", false, "")
+	fs.BoolVar(&f.json, "json", false, "")
 	fs.StringVar(&f.memory, "m", "2G", "")
 	fs.StringVar(&f.memory, "memory", "2G", "")
 	fs.IntVar(&f.cpus, "cpus", 1, "")
@@ -277,6 +282,29 @@ func testPackages(ctx context.Context, pkgs []pkgInfo, f *testFlags, mem uint64,
 // testPackage builds and runs one package's tests; it reports success. turn
 // waits until the test binary may run (false: it must not).
 func testPackage(ctx context.Context, p pkgInfo, f *testFlags, mem uint64, extra []string, stdin io.Reader, turn func() bool, stdout, stderr io.Writer) bool {
+	if f.json {
+		// As go test -json: the test binary's output and the package's
+		// result line become JSON events, made by go tool test2json.
+		conv := exec.CommandContext(ctx, "go", "tool", "test2json", "-t", "-p", p.importPath)
+		pr, pw := io.Pipe()
+		conv.Stdin, conv.Stdout, conv.Stderr = pr, stdout, stderr
+		if err := conv.Start(); err != nil {
+			fmt.Fprintf(stderr, "mote test: -json: cannot run go tool test2json: %v\n", err)
+			return false
+		}
+		ok := testPackageText(ctx, p, f, mem, extra, stdin, turn, pw, stderr)
+		pw.Close()
+		if err := conv.Wait(); err != nil {
+			fmt.Fprintf(stderr, "mote test: -json: go tool test2json: %v\n", err)
+			return false
+		}
+		return ok
+	}
+	return testPackageText(ctx, p, f, mem, extra, stdin, turn, stdout, stderr)
+}
+
+// testPackageText builds and tests one package, printing go test's text.
+func testPackageText(ctx context.Context, p pkgInfo, f *testFlags, mem uint64, extra []string, stdin io.Reader, turn func() bool, stdout, stderr io.Writer) bool {
 	res, err := build.BuildCached(ctx, build.Options{Args: []string{p.dir}, Test: true, Stderr: stderr})
 	if errors.Is(err, build.ErrNoTestFiles) {
 		fmt.Fprintf(stdout, "?   \t%s\t[no test files]\n", p.importPath)

@@ -175,8 +175,13 @@ func reapZombie() {
 func tlbShootdown() {
 	if smp {
 		tlbGen++
-		thisCPU().tlbSeen = tlbGen // the caller flushed its own entries
-		pendingOpen = 0            // later frames belong to the next generation
+		// The caller flushed the entries it changed; it is up to date if
+		// it was before (kernel entries catch up, and nobody else changes
+		// mappings while it holds the lock).
+		if c := thisCPU(); c.tlbSeen == tlbGen-1 {
+			c.tlbSeen = tlbGen
+		}
+		pendingOpen = 0 // later frames belong to the next generation
 	}
 }
 

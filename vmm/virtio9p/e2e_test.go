@@ -1,9 +1,3 @@
-// The end-to-end tests need github.com/u-root/uio (imported by the p9
-// package) in go.mod, which the p9fs work adds: until then they build only
-// with -tags p9e2e. Drop this constraint once go.mod lists it.
-
-//go:build p9e2e
-
 package virtio9p
 
 import (

@@ -139,3 +139,22 @@ func TestStdSubset(t *testing.T) {
 		t.Fatalf("mote test -short %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(stdGreen, " "), r.code, r.stdout, r.stderr)
 	}
 }
+
+// stdGreenSMP runs with two vCPUs: packages whose tests exercise the
+// runtime across threads (atomics, timers, the network stack, pipes).
+var stdGreenSMP = []string{"sync/atomic", "context", "time", "encoding/json", "bufio", "io"}
+
+// TestStdSubsetSMP runs stdGreenSMP inside mote with --cpus 2.
+func TestStdSubsetSMP(t *testing.T) {
+	t.Parallel()
+	args := append([]string{"test", "-short", "-cpus", "2"}, stdGreenSMP...)
+	r := moteInDir(t, t.TempDir(), 10*time.Minute, args...)
+	for _, p := range stdGreenSMP {
+		if !strings.Contains(r.stdout, "ok  \t"+p+"\t") {
+			t.Errorf("%s did not pass under mote with 2 vCPUs", p)
+		}
+	}
+	if r.code != 0 || t.Failed() {
+		t.Fatalf("mote %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+}

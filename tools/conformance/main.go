@@ -91,6 +91,7 @@ import (
 	"regexp"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -104,6 +105,7 @@ var (
 	flagJobs      = flag.Int("j", runtime.NumCPU(), "packages tested in parallel")
 	flagTimeout   = flag.Duration("timeout", 5*time.Minute, "per-package test timeout, each way (go test -timeout; the run is stopped 3m later)")
 	flagMemory    = flag.String("m", "", "guest RAM per test binary, passed to mote test -m (default: mote test's)")
+	flagCPUs      = flag.Int("cpus", 0, "vCPUs per test binary, passed to mote test -cpus (default: mote test's, 1)")
 	flagMote      = flag.String("mote", "", "use this mote binary instead of building ./cmd/mote")
 	flagLogs      = flag.String("logs", "", "directory to keep every run's full output in")
 	flagNativeCgo = flag.Bool("native-cgo", false, "run the native tests with the go command's default CGO_ENABLED instead of 0")
@@ -746,6 +748,9 @@ func testPackage(ctx context.Context, root, mote string, pkg string) *PkgResult 
 	r.Native = runSide(ctx, root, nativeEnv, pkg, "native", "go", append(args, pkg)...)
 	if *flagMemory != "" {
 		args = append(args, "-m", *flagMemory)
+	}
+	if *flagCPUs > 0 {
+		args = append(args, "-cpus", strconv.Itoa(*flagCPUs))
 	}
 	r.Mote = runSide(ctx, root, os.Environ(), pkg, "mote", mote, append(args, pkg)...)
 	r.compare()

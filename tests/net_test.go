@@ -121,18 +121,24 @@ func (g *guest) waitHTTP(t *testing.T, url string) string {
 
 func TestNetLoopback(t *testing.T) {
 	t.Parallel()
-	r := mote(t, 2*time.Minute, "run", "--net", "none", images["nettest"], "--", "loopback")
-	if r.code != 0 {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
-	}
-	for _, want := range []string{
-		"echo tcp4 ok 8388608", "addrinuse tcp4 ok", "refused tcp4 ok",
-		"echo tcp6 ok 8388608", "addrinuse tcp6 ok", "refused tcp6 ok",
-		"udp ok", "deadline ok", "http 200 hi",
-	} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("missing %q in:\n%s", want, r.stdout)
-		}
+	// With one vCPU, and with two (the stack's goroutines then run on
+	// both).
+	for _, cpus := range []string{"1", "2"} {
+		t.Run("cpus"+cpus, func(t *testing.T) {
+			r := mote(t, 2*time.Minute, "run", "--cpus", cpus, "--net", "none", images["nettest"], "--", "loopback")
+			if r.code != 0 {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+			}
+			for _, want := range []string{
+				"echo tcp4 ok 8388608", "addrinuse tcp4 ok", "refused tcp4 ok",
+				"echo tcp6 ok 8388608", "addrinuse tcp6 ok", "refused tcp6 ok",
+				"udp ok", "deadline ok", "http 200 hi",
+			} {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("missing %q in:\n%s", want, r.stdout)
+				}
+			}
+		})
 	}
 }
 

@@ -49,9 +49,13 @@ type Options struct {
 	// main package: the image runs the package's tests. Its image also
 	// seals the package's directory and testdata directories at their
 	// host paths, and starts in the package's directory (see sealTest).
-	Test    bool
-	Verbose bool      // print the go commands and what was rewritten
-	Stderr  io.Writer // go's diagnostics; nil means os.Stderr
+	Test bool
+	// CoverMode, with Test, builds the test binary with coverage
+	// (go test -c -cover -covermode=CoverMode): it reports the coverage of
+	// its package's statements when it exits.
+	CoverMode string
+	Verbose   bool      // print the go commands and what was rewritten
+	Stderr    io.Writer // go's diagnostics; nil means os.Stderr
 
 	// Seal is the read-only file tree baked into the image (mote build
 	// --dir and --file); specs may share directories but not files.
@@ -494,6 +498,9 @@ func (b *builder) run(ctx context.Context, keepSame bool) (*Result, error) {
 	args := []string{"build", "-ldflags=-E=" + abi.SymEntry, "-overlay=" + ov, "-o", linked}
 	if b.opts.Test {
 		args = []string{"test", "-c", "-vet=off", "-ldflags=-E=" + abi.SymEntry, "-overlay=" + ov, "-o", linked}
+		if b.opts.CoverMode != "" {
+			args = append(args, "-cover", "-covermode="+b.opts.CoverMode)
+		}
 	}
 	args = append(args, b.modArgs...)
 	args = append(args, pattern...)

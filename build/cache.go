@@ -58,6 +58,9 @@ func cacheKey(opts Options, workDir, sealSum string) string {
 	field("dir", opts.Dir)
 	if opts.Test {
 		field("test", "1")
+		if opts.CoverMode != "" {
+			field("cover", opts.CoverMode)
+		}
 	}
 	for _, a := range opts.Args {
 		if isLocalPattern(a) || filepath.Ext(a) == ".go" {

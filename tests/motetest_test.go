@@ -86,6 +86,11 @@ func BenchmarkAdd(b *testing.B) {
 		!strings.Contains(r.stdout, "ok  \terrors") {
 		t.Fatalf("mote test errors: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
+	// -cover: the test binary reports its package's coverage.
+	r = run("-cover", "-short", ".")
+	if r.code != 0 || !strings.Contains(r.stdout, "coverage: ") || !strings.Contains(r.stdout, "% of statements") {
+		t.Fatalf("mote test -cover: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
 	// -json: go test's events, one JSON object per line.
 	r = run("-json", "-short", ".")
 	if r.code != 0 {

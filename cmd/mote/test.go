@@ -30,11 +30,25 @@ type testFlags struct {
 	count                            int
 	timeout                          time.Duration
 	short, verbose, failfast         bool
-	json                             bool // -json: go test's JSON events, through go tool test2json
+	json                             bool   // -json: go test's JSON events, through go tool test2json
+	cover                            bool   // -cover
+	covermode                        string // -covermode: set, count or atomic
 	memory                           string
 	cpus                             int
 	env                              []string
 	parallel                         int // -p: packages built and tested at once
+}
+
+// coverMode is the coverage mode of the build, "" without coverage (as go
+// test: -covermode implies -cover; the default mode is set).
+func (f *testFlags) coverMode() string {
+	switch {
+	case f.covermode != "":
+		return f.covermode
+	case f.cover:
+		return "set"
+	}
+	return ""
 }
 
 // binaryArgs are the test binary's flags, as go test passes them.
@@ -96,6 +110,9 @@ Flags are written as for go test (-run X, -v, --run=X all work):
   -timeout D             panic a test binary after D (default 10m; 0: none)
   -short, -v, -failfast  as for go test
   -json                  go test's JSON events (converted by go tool test2json)
+  -cover, -covermode M   coverage of each package's statements, as go test
+                         reports it (set, count or atomic; -covermode
+                         implies -cover)
   -m, -memory SIZE       guest RAM per test binary (default 2G: go test's
                          binaries expect a developer machine; only the
                          pages a guest touches cost host memory)
@@ -184,6 +201,8 @@ func parseTestFlags(args []string) (*testFlags, []string, []string, error) {
 	fs.BoolVar(&f.verbose, "v", false, "")
 	fs.BoolVar(&f.failfast, "failfast", false, "")
 	fs.BoolVar(&f.json, "json", false, "")
+	fs.BoolVar(&f.cover, "cover", false, "")
+	fs.StringVar(&f.covermode, "covermode", "", "")
 	fs.StringVar(&f.memory, "m", "2G", "")
 	fs.StringVar(&f.memory, "memory", "2G", "")
 	fs.IntVar(&f.cpus, "cpus", 1, "")
@@ -207,6 +226,11 @@ func parseTestFlags(args []string) (*testFlags, []string, []string, error) {
 		}
 		patterns = append(patterns, args[0])
 		args = args[1:]
+	}
+	switch f.covermode {
+	case "", "set", "count", "atomic":
+	default:
+		return nil, nil, nil, fmt.Errorf("mote test: -covermode %q: want set, count or atomic", f.covermode)
 	}
 	return f, patterns, extra, nil
 }
@@ -305,7 +329,7 @@ func testPackage(ctx context.Context, p pkgInfo, f *testFlags, mem uint64, extra
 
 // testPackageText builds and tests one package, printing go test's text.
 func testPackageText(ctx context.Context, p pkgInfo, f *testFlags, mem uint64, extra []string, stdin io.Reader, turn func() bool, stdout, stderr io.Writer) bool {
-	res, err := build.BuildCached(ctx, build.Options{Args: []string{p.dir}, Test: true, Stderr: stderr})
+	res, err := build.BuildCached(ctx, build.Options{Args: []string{p.dir}, Test: true, CoverMode: f.coverMode(), Stderr: stderr})
 	if errors.Is(err, build.ErrNoTestFiles) {
 		fmt.Fprintf(stdout, "?   \t%s\t[no test files]\n", p.importPath)
 		return true

@@ -104,7 +104,10 @@ func hook(trap uintptr, a [6]uintptr, p [3]unsafe.Pointer) (uintptr, uintptr, sy
 			return ret(0, 0) // Linux's sock_read_iter: nothing asked, nothing waited for
 		}
 		rb, bounced := offStack(b, false)
-		n, _, _, e := s.recv([][]byte{rb}, 0, false)
+		sc := getScratch()
+		sc.one[0] = rb
+		n, _, _, e := s.recv(sc.one[:], 0, false)
+		putScratch(sc)
 		if bounced && n > 0 {
 			copy(b, rb[:n])
 		}
@@ -115,7 +118,10 @@ func hook(trap uintptr, a [6]uintptr, p [3]unsafe.Pointer) (uintptr, uintptr, sy
 			return ret(0, syscall.EFAULT)
 		}
 		b, _ = offStack(b, true)
-		n, e := s.send([][]byte{b}, 0, nil)
+		sc := getScratch()
+		sc.one[0] = b
+		n, e := s.send(sc.one[:], 0, nil)
+		putScratch(sc)
 		return ret(n, e)
 	case syscall.SYS_READV:
 		bufs, bounced, e := iovecs(p[0], a[2], false)

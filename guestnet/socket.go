@@ -623,18 +623,21 @@ func (s *socket) recv(bufs [][]byte, flags int, needAddr bool) (n, total int, fr
 	opts := tcpip.ReadOptions{Peek: flags&syscall.MSG_PEEK != 0, NeedRemoteAddr: needAddr}
 	nonblock := s.nonblock.Load() || flags&syscall.MSG_DONTWAIT != 0
 	waitall := flags&syscall.MSG_WAITALL != 0 && s.isStream() && !opts.Peek
-	w := iovWriter{bufs: bufs}
+	sc := getScratch()
+	defer putScratch(sc)
+	w := &sc.w
+	*w = iovWriter{bufs: bufs}
 	want := w.size()
 	// A datagram read into no buffer takes the datagram and returns 0, as
 	// on Linux (netstack refuses an empty buffer): read into a byte of
 	// scratch and report none of it.
 	zero := want == 0 && !s.isStream()
 	if zero {
-		w = iovWriter{bufs: [][]byte{make([]byte, 1)}}
+		*w = iovWriter{bufs: [][]byte{make([]byte, 1)}}
 	}
 	got := 0
 	for {
-		res, err := s.ep.Read(&w, opts)
+		res, err := s.ep.Read(w, opts)
 		if err == nil && zero {
 			res.Count = 0
 		}
@@ -714,11 +717,14 @@ func (s *socket) send(bufs [][]byte, flags int, to *tcpip.FullAddress) (int, sys
 	if e := s.keptError(); e != 0 {
 		return 0, e // as tcp_sendmsg reports sk_err first
 	}
-	r := iovReader{bufs: bufs}
+	sc := getScratch()
+	defer putScratch(sc)
+	r := &sc.r
+	*r = iovReader{bufs: bufs}
 	total := r.Len()
 	sent := 0
 	for {
-		n, err := s.ep.Write(&r, tcpip.WriteOptions{To: to, More: flags&syscall.MSG_MORE != 0, Atomic: !s.isStream()})
+		n, err := s.ep.Write(r, tcpip.WriteOptions{To: to, More: flags&syscall.MSG_MORE != 0, Atomic: !s.isStream()})
 		sent += int(n)
 		if err == nil {
 			if !s.isStream() || sent >= total || nonblock {
@@ -813,6 +819,27 @@ func (w *iovWriter) Write(p []byte) (int, error) {
 var errShortWrite = io.ErrShortWrite
 
 // iovReader reads from a list of buffers in turn (a tcpip.Payloader).
+// ioScratch holds what a read or write needs on the heap (netstack takes
+// the io.Reader and io.Writer as interfaces, and a one-buffer list for a
+// plain read or write), reused through a pool so that a socket read or
+// write allocates nothing of its own.
+type ioScratch struct {
+	one [1][]byte
+	w   iovWriter
+	r   iovReader
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(ioScratch) }}
+
+func getScratch() *ioScratch { return scratchPool.Get().(*ioScratch) }
+
+// putScratch drops the references to the caller's buffers and gives sc
+// back.
+func putScratch(sc *ioScratch) {
+	*sc = ioScratch{}
+	scratchPool.Put(sc)
+}
+
 type iovReader struct {
 	bufs [][]byte
 }

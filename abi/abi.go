@@ -136,7 +136,7 @@ const (
 	HcIdle        = 2 // value: deadline in guest monotonic ns (^0: no deadline); returns on deadline or event
 	HcFatal       = 3 // value: GPA of FatalReport; the monitor prints it and exits non-zero
 	HcRead        = 4 // value: GPA of WriteArgs (Fd 0): fills Buf without blocking; Result = bytes, 0 at end of input, -EAGAIN if none yet
-	HcWake        = 5 // value: vCPU index; ends that vCPU's HcIdle, or its next one if it is not idle (a cross-CPU wake-up)
+	HcWake        = 5 // value: vCPU index; ends that vCPU's HcIdle, or its next one if it is not idle (a cross-CPU wake-up; served by an ioeventfd, without an exit, where KVM has them)
 	NumHypercalls = 6
 
 	// Virtio kicks (stores to a queue's QueueNotify register) are not

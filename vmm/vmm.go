@@ -396,6 +396,9 @@ func newVM(cfg Config) (_ *vm, err error) {
 		}
 		v.cpus = append(v.cpus, c)
 	}
+	if cfg.CPUs > 1 {
+		v.wakeEventFDs()
+	}
 	v.mark("vcpus")
 	if err := waitBoot(); err != nil {
 		return nil, err
@@ -519,5 +522,41 @@ func (v *vm) stopped() bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// wakeEventFDs serves HcWake without exits: a guest write of value i to the
+// HcWake address signals vCPU i's eventfd inside the host kernel (an
+// ioeventfd with a datamatch per vCPU), and a goroutine passes it on to the
+// vCPU's wake channel. Without ioeventfds HcWake still works as an exit.
+func (v *vm) wakeEventFDs() {
+	addr := uint64(abi.HypercallBase + 8*abi.HcWake)
+	for i, c := range v.cpus {
+		fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+		if err != nil {
+			return
+		}
+		if v.kvm.AddMMIOEventFDMatch(addr, 8, fd, uint64(i)) != nil {
+			unix.Close(fd)
+			return
+		}
+		f := os.NewFile(uintptr(fd), "hcwake")
+		go func() {
+			<-v.done
+			f.Close()
+		}()
+		go func() {
+			var b [8]byte
+			for {
+				if _, err := f.Read(b[:]); err != nil {
+					return // closed at the end of the run
+				}
+				v.hcalls[abi.HcWake].Add(1)
+				select {
+				case c.wake <- struct{}{}:
+				default:
+				}
+			}
+		}()
 	}
 }

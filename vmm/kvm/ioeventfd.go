@@ -40,6 +40,16 @@ func (vm *VM) AddMMIOEventFD(addr uint64, length uint32, fd int) error {
 	return nil
 }
 
+// AddMMIOEventFDMatch is AddMMIOEventFD for writes of value datamatch only
+// (other values still exit), so several eventfds can share an address.
+func (vm *VM) AddMMIOEventFDMatch(addr uint64, length uint32, fd int, datamatch uint64) error {
+	e := IOEventFD{Addr: addr, Len: length, FD: int32(fd), Datamatch: datamatch, Flags: IOEventFDDatamatch}
+	if _, err := ioctl(vm.fd, ioeventfd, uintptr(unsafe.Pointer(&e))); err != nil {
+		return fmt.Errorf("KVM_IOEVENTFD at %#x (value %d): %w", addr, datamatch, err)
+	}
+	return nil
+}
+
 // RemoveMMIOEventFD undoes AddMMIOEventFD with the same arguments.
 func (vm *VM) RemoveMMIOEventFD(addr uint64, length uint32, fd int) error {
 	e := IOEventFD{Addr: addr, Len: length, FD: int32(fd), Flags: IOEventFDDeassign}

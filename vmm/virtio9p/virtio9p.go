@@ -136,8 +136,7 @@ type Device struct {
 	q      virtq.Queue
 	config []byte
 
-	kickFD int // eventfd: guest kicks (KVM ioeventfd, or Notify)
-	ctlFD  int // eventfd: the monitor wants the poller's attention
+	bell *virtq.Doorbell // guest kicks (KVM ioeventfd, or Notify) and the monitor's pokes
 
 	// Under q's lock.
 	live   bool     // DRIVER_OK and not reset
@@ -157,7 +156,7 @@ type Device struct {
 	logged map[string]bool
 
 	requests, replies, errs, sessions atomic.Uint64
-	kicks, wakeups, wakes             atomic.Uint64
+	wakeups, wakes                    atomic.Uint64
 }
 
 // session is one connection to the server.
@@ -200,7 +199,7 @@ func New(cfg Config) (*Device, error) {
 	if cfg.Wake == nil {
 		cfg.Wake = func() {}
 	}
-	d := &Device{cfg: cfg, kickFD: -1, ctlFD: -1, done: make(chan struct{})}
+	d := &Device{cfg: cfg, done: make(chan struct{})}
 	d.q.Max = QueueSize
 	d.t = virtq.Transport{
 		DeviceID: virtio.Device9P,
@@ -214,12 +213,8 @@ func New(cfg Config) (*Device, error) {
 	binary.LittleEndian.PutUint16(d.config[virtio.NinePCfgTagLen:], uint16(len(cfg.Tag)))
 	copy(d.config[virtio.NinePCfgTag:], cfg.Tag)
 	var err error
-	if d.kickFD, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
-		return nil, fmt.Errorf("virtio-9p: eventfd: %v", err)
-	}
-	if d.ctlFD, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
-		unix.Close(d.kickFD)
-		return nil, fmt.Errorf("virtio-9p: eventfd: %v", err)
+	if d.bell, err = virtq.NewDoorbell("virtio-9p"); err != nil {
+		return nil, err
 	}
 	go d.poll()
 	return d, nil
@@ -236,7 +231,7 @@ func containsNUL(s string) bool {
 
 // KickFD is the eventfd to register as the KVM ioeventfd of the window's
 // QueueNotify register (4 bytes, any value).
-func (d *Device) KickFD() int { return d.kickFD }
+func (d *Device) KickFD() int { return d.bell.KickFD() }
 
 // Read serves a guest MMIO read at offset off of the device's window.
 func (d *Device) Read(off uint64, data []byte) { d.t.Read(off, data) }
@@ -251,7 +246,7 @@ func (d *Device) Tag() string { return d.cfg.Tag }
 func (d *Device) Stats() Stats {
 	return Stats{
 		Requests: d.requests.Load(), Replies: d.replies.Load(), Errors: d.errs.Load(),
-		Sessions: d.sessions.Load(), Kicks: d.kicks.Load(), PollerWakeups: d.wakeups.Load(),
+		Sessions: d.sessions.Load(), Kicks: d.bell.Kicks(), PollerWakeups: d.wakeups.Load(),
 		GuestWakes: d.wakes.Load(),
 	}
 }
@@ -288,8 +283,7 @@ func (d *Device) Close() error {
 	case <-time.After(CloseGrace):
 		d.logf("virtio-9p: the 9P server did not return within %v of the close", CloseGrace)
 	}
-	unix.Close(d.kickFD)
-	unix.Close(d.ctlFD)
+	d.bell.Close()
 	return nil
 }
 
@@ -310,11 +304,7 @@ func (d *Device) logf(format string, args ...any) {
 }
 
 // poke wakes the poller.
-func (d *Device) poke() {
-	var one [8]byte
-	binary.LittleEndian.PutUint64(one[:], 1)
-	unix.Write(d.ctlFD, one[:])
-}
+func (d *Device) poke() { d.bell.Poke() }
 
 // wake tells the guest about used buffers.
 func (d *Device) wake() {
@@ -396,9 +386,7 @@ func (td *transportDev) Notify(uint32) {
 	if td.closing.Load() {
 		return // (the eventfd may be closed)
 	}
-	var one [8]byte
-	binary.LittleEndian.PutUint64(one[:], 1)
-	unix.Write(td.kickFD, one[:])
+	td.bell.Kick()
 }
 
 // Requests.
@@ -674,7 +662,6 @@ func (d *Device) breakSession(s *session, err error) {
 
 func (d *Device) poll() {
 	defer close(d.done)
-	fds := []unix.PollFd{{Fd: int32(d.kickFD), Events: unix.POLLIN}, {Fd: int32(d.ctlFD), Events: unix.POLLIN}}
 	asleep := false // kicks requested (the flag is clear)
 	for !d.closing.Load() {
 		if d.service() {
@@ -690,17 +677,9 @@ func (d *Device) poll() {
 			}
 			asleep = true
 		}
-		fds[0].Revents, fds[1].Revents = 0, 0
-		unix.Ppoll(fds, nil, nil)
-		woken := false
-		if fds[0].Revents != 0 && d.readKicks() {
+		kicked, woken := d.bell.Wait(0)
+		if kicked {
 			d.wakeups.Add(1)
-			woken = true
-		}
-		if fds[1].Revents != 0 {
-			var buf [8]byte
-			unix.Read(d.ctlFD, buf[:])
-			woken = true
 		}
 		if woken {
 			d.setNoNotify()
@@ -709,25 +688,10 @@ func (d *Device) poll() {
 	}
 }
 
-// readKicks consumes the kick eventfd, counting the kicks; it reports
-// whether there were any.
-func (d *Device) readKicks() bool {
-	var buf [8]byte
-	if n, _ := unix.Read(d.kickFD, buf[:]); n == 8 {
-		d.kicks.Add(binary.LittleEndian.Uint64(buf[:]))
-		return true
-	}
-	return false
-}
-
 // prepareSleep asks the guest for kicks and reports whether the poller may
 // sleep: false if work arrived meanwhile (then kicks are off again).
 func (d *Device) prepareSleep() bool {
-	// Kicks and pokes sent while the poller was awake are stale; what they
-	// asked for is looked at below.
-	d.readKicks()
-	var buf [8]byte
-	unix.Read(d.ctlFD, buf[:])
+	d.bell.Drain() // what they asked for is looked at below
 	if d.closing.Load() {
 		return false
 	}

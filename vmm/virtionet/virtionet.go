@@ -31,8 +31,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/motevm/mote/virtio"
 	"github.com/motevm/mote/vmm/link"
 	"github.com/motevm/mote/vmm/virtq"
@@ -93,8 +91,7 @@ type Device struct {
 	mtu    int // the endpoint's, offered in the configuration space
 	config [12]byte
 
-	kickFD int // eventfd: guest kicks (KVM ioeventfd, or Notify)
-	ctlFD  int // eventfd: the monitor wants the poller's attention
+	bell *virtq.Doorbell // guest kicks (KVM ioeventfd, or Notify) and the monitor's pokes
 
 	// Under both queue locks to change, either to read. Lock order: tx,
 	// then rx (the poller holds tx's lock while the endpoint's WriteFrame
@@ -124,7 +121,7 @@ type Device struct {
 
 	txFrames, txBytes, txDrops atomic.Uint64
 	rxFrames, rxBytes, rxDrops atomic.Uint64
-	kicks, wakeups, wakes      atomic.Uint64
+	wakeups, wakes             atomic.Uint64
 }
 
 // New creates the device and starts its endpoint and poller. Frames that
@@ -136,7 +133,7 @@ func New(cfg Config) (*Device, error) {
 	if cfg.Wake == nil {
 		cfg.Wake = func() {}
 	}
-	d := &Device{cfg: cfg, mtu: cfg.Endpoint.MTU(), kickFD: -1, ctlFD: -1, done: make(chan struct{}), spin: cfg.SpinWindow}
+	d := &Device{cfg: cfg, mtu: cfg.Endpoint.MTU(), done: make(chan struct{}), spin: cfg.SpinWindow}
 	if d.spin == 0 {
 		d.spin = SpinWindow
 	}
@@ -158,16 +155,11 @@ func New(cfg Config) (*Device, error) {
 	binary.LittleEndian.PutUint16(d.config[virtio.NetCfgMTU:], uint16(d.mtu))
 	d.setMTU(1500)
 	var err error
-	if d.kickFD, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
-		return nil, fmt.Errorf("virtio-net: eventfd: %v", err)
-	}
-	if d.ctlFD, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
-		unix.Close(d.kickFD)
-		return nil, fmt.Errorf("virtio-net: eventfd: %v", err)
+	if d.bell, err = virtq.NewDoorbell("virtio-net"); err != nil {
+		return nil, err
 	}
 	if err := cfg.Endpoint.Start(d.deliver); err != nil {
-		unix.Close(d.kickFD)
-		unix.Close(d.ctlFD)
+		d.bell.Close()
 		return nil, err
 	}
 	go d.poll()
@@ -176,7 +168,7 @@ func New(cfg Config) (*Device, error) {
 
 // KickFD is the eventfd to register as the KVM ioeventfd of the window's
 // QueueNotify register (4 bytes, any value).
-func (d *Device) KickFD() int { return d.kickFD }
+func (d *Device) KickFD() int { return d.bell.KickFD() }
 
 // Read serves a guest MMIO read at offset off of the device's window.
 func (d *Device) Read(off uint64, data []byte) { d.t.Read(off, data) }
@@ -192,7 +184,7 @@ func (d *Device) Stats() Stats {
 	return Stats{
 		TxFrames: d.txFrames.Load(), TxBytes: d.txBytes.Load(), TxDrops: d.txDrops.Load(),
 		RxFrames: d.rxFrames.Load(), RxBytes: d.rxBytes.Load(), RxDrops: d.rxDrops.Load(),
-		Kicks: d.kicks.Load(), PollerWakeups: d.wakeups.Load(), GuestWakes: d.wakes.Load(),
+		Kicks: d.bell.Kicks(), PollerWakeups: d.wakeups.Load(), GuestWakes: d.wakes.Load(),
 	}
 }
 
@@ -210,8 +202,7 @@ func (d *Device) Close() error {
 	d.closed, d.live = true, false
 	d.rx.Unlock()
 	d.tx.Unlock()
-	unix.Close(d.kickFD)
-	unix.Close(d.ctlFD)
+	d.bell.Close()
 	return err
 }
 
@@ -239,11 +230,7 @@ func (d *Device) setMTU(mtu int) {
 }
 
 // poke wakes the poller.
-func (d *Device) poke() {
-	var one [8]byte
-	binary.LittleEndian.PutUint64(one[:], 1)
-	unix.Write(d.ctlFD, one[:])
-}
+func (d *Device) poke() { d.bell.Poke() }
 
 // wake tells the guest about used buffers.
 func (d *Device) wake() {
@@ -289,11 +276,7 @@ func (td *transportDev) Stop() {
 	d.tx.Unlock()
 }
 
-func (td *transportDev) Notify(uint32) {
-	var one [8]byte
-	binary.LittleEndian.PutUint64(one[:], 1)
-	unix.Write(td.kickFD, one[:])
-}
+func (td *transportDev) Notify(uint32) { td.bell.Kick() }
 
 // Receive path.
 
@@ -537,7 +520,6 @@ func (d *Device) gather(segs []virtq.Seg) ([]byte, error) {
 
 func (d *Device) poll() {
 	defer close(d.done)
-	fds := []unix.PollFd{{Fd: int32(d.kickFD), Events: unix.POLLIN}, {Fd: int32(d.ctlFD), Events: unix.POLLIN}}
 	last := time.Now()
 	asleep := false // kicks requested (the flags are clear)
 	for !d.closing.Load() {
@@ -562,22 +544,13 @@ func (d *Device) poll() {
 			}
 			asleep = true
 		}
-		var ts *unix.Timespec
+		var timeout time.Duration
 		if d.blCount.Load() > 0 && d.isLive() {
-			t := unix.NsecToTimespec(RxRetry.Nanoseconds())
-			ts = &t
+			timeout = RxRetry
 		}
-		fds[0].Revents, fds[1].Revents = 0, 0
-		unix.Ppoll(fds, ts, nil)
-		woken := false
-		if fds[0].Revents != 0 && d.readKicks() {
+		kicked, woken := d.bell.Wait(timeout)
+		if kicked {
 			d.wakeups.Add(1)
-			woken = true
-		}
-		if fds[1].Revents != 0 {
-			var buf [8]byte
-			unix.Read(d.ctlFD, buf[:])
-			woken = true
 		}
 		if woken { // else a timeout: look at the rings, stay asleep if idle
 			d.setNoNotify()
@@ -587,25 +560,10 @@ func (d *Device) poll() {
 	}
 }
 
-// readKicks consumes the kick eventfd, counting the kicks; it reports
-// whether there were any.
-func (d *Device) readKicks() bool {
-	var buf [8]byte
-	if n, _ := unix.Read(d.kickFD, buf[:]); n == 8 {
-		d.kicks.Add(binary.LittleEndian.Uint64(buf[:]))
-		return true
-	}
-	return false
-}
-
 // prepareSleep asks the guest for kicks and reports whether the poller may
 // sleep: false if work arrived meanwhile (then kicks are off again).
 func (d *Device) prepareSleep() bool {
-	// Kicks and pokes sent while the poller was awake are stale; what they
-	// asked for is looked at below.
-	d.readKicks()
-	var buf [8]byte
-	unix.Read(d.ctlFD, buf[:])
+	d.bell.Drain() // what they asked for is looked at below
 	if d.closing.Load() {
 		return false
 	}

@@ -50,27 +50,33 @@ func newThread() *thread {
 		}
 	}
 	t := threadAt(p)
-	t.kstackLo = p + threadPages*pageSize
+	initKernelStack(t, threadStartPC())
+	t.tid = nextTid
+	nextTid++
+	t.allNext = allThreads
+	allThreads = p
+	nthreads++
+	// Callers copy the creator's extended state into fx; until then keep an
+	// XRSTOR-able image (all components in their initial state, sane MXCSR).
+	*(*uint32)(unsafe.Pointer(&t.fx[24])) = 0x1f80
+	return t
+}
+
+// initKernelStack sets up the kernel stack that follows thread t (at its
+// page-aligned address) and its fake g, so that the first switch to t
+// lands at pc (BP = 0, then the PC).
+func initKernelStack(t *thread, pc uint64) {
+	t.kstackLo = threadAddr(t) + threadPages*pageSize
 	t.kstackHi = t.kstackLo + kstackSize
 	t.kg.stackLo = t.kstackLo
 	t.kg.stackHi = t.kstackHi
 	t.kg.stackguard0 = t.kstackLo + 2048
 	t.kg.stackguard1 = t.kg.stackguard0
 	t.ktlsG = uint64(uintptr(unsafe.Pointer(&t.kg)))
-	t.tid = nextTid
-	nextTid++
-	t.allNext = allThreads
-	allThreads = p
-	nthreads++
-	// First switch to the thread lands in threadstart (BP = 0, then the PC).
 	sp := t.kstackHi - 16
 	*userU64(sp) = 0
-	*userU64(sp + 8) = threadStartPC()
+	*userU64(sp + 8) = pc
 	t.ksp = sp
-	// Callers copy the creator's extended state into fx; until then keep an
-	// XRSTOR-able image (all components in their initial state, sane MXCSR).
-	*(*uint32)(unsafe.Pointer(&t.fx[24])) = 0x1f80
-	return t
 }
 
 func threadAddr(t *thread) uint64 { return uint64(uintptr(unsafe.Pointer(t))) }

@@ -80,18 +80,8 @@ func newIdleThread() uint64 {
 		kpanic("mote: out of memory starting a CPU")
 	}
 	t := threadAt(p)
-	t.kstackLo = p + threadPages*pageSize
-	t.kstackHi = t.kstackLo + kstackSize
-	t.kg.stackLo = t.kstackLo
-	t.kg.stackHi = t.kstackHi
-	t.kg.stackguard0 = t.kstackLo + 2048
-	t.kg.stackguard1 = t.kg.stackguard0
-	t.ktlsG = uint64(uintptr(unsafe.Pointer(&t.kg)))
+	initKernelStack(t, idleStartPC())
 	t.state = tsRunning
-	sp := t.kstackHi - 16
-	*userU64(sp) = 0
-	*userU64(sp + 8) = idleStartPC()
-	t.ksp = sp
 	return p
 }
 

@@ -2,7 +2,6 @@ package image_test
 
 import (
 	"debug/elf"
-	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -112,49 +111,6 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-// withFiles returns img (from imagetest.Build: one PT_NOTE) with a
-// NoteTypeFiles note added to its notes and archive appended at a
-// page-aligned file offset; fix, if set, alters the note's descriptor.
-func withFiles(t *testing.T, img, archive []byte, fix func(*abi.FilesNote)) []byte {
-	t.Helper()
-	le := binary.LittleEndian
-	phoff, phnum := le.Uint64(img[0x20:]), int(le.Uint16(img[0x38:]))
-	ph := -1
-	for i := 0; i < phnum; i++ {
-		if elf.ProgType(le.Uint32(img[phoff+uint64(i)*56:])) == elf.PT_NOTE {
-			ph = int(phoff) + i*56
-		}
-	}
-	if ph < 0 {
-		t.Fatal("no PT_NOTE")
-	}
-	off, size := le.Uint64(img[ph+8:]), le.Uint64(img[ph+0x20:])
-	notes := append([]byte(nil), img[off:off+size]...)
-	out := append([]byte(nil), img...)
-	for len(out)%4 != 0 {
-		out = append(out, 0)
-	}
-	noteOff := uint64(len(out))
-	fn := abi.FilesNote{Off: (noteOff + uint64(len(notes)) + 12 + 8 + abi.FilesNoteSize + 4095) &^ 4095, Len: uint64(len(archive))}
-	if fix != nil {
-		fix(&fn)
-	}
-	notes = le.AppendUint32(notes, 5)
-	notes = le.AppendUint32(notes, abi.FilesNoteSize)
-	notes = le.AppendUint32(notes, abi.NoteTypeFiles)
-	notes = append(notes, "mote\x00\x00\x00\x00"...)
-	notes = append(notes, fn.Encode()...)
-	out = append(out, notes...)
-	for len(out)%4096 != 0 {
-		out = append(out, 0)
-	}
-	out = append(out, archive...)
-	le.PutUint64(out[ph+8:], noteOff)
-	le.PutUint64(out[ph+0x20:], uint64(len(notes)))
-	le.PutUint64(out[ph+0x28:], uint64(len(notes)))
-	return out
-}
-
 func TestOpenFiles(t *testing.T) {
 	ar, err := abi.EncodeFiles([]abi.SealedFile{
 		{Path: "/srv/a.txt", Mode: abi.ModeReg | 0o644, Data: []byte("hello"), Mtime: 42},
@@ -165,7 +121,7 @@ func TestOpenFiles(t *testing.T) {
 	}
 	spec := goodSpec()
 	spec.Config.Dir = "/srv"
-	p := write(t, withFiles(t, imagetest.Build(spec), ar, nil))
+	p := write(t, imagetest.WithFiles(imagetest.Build(spec), ar, nil))
 	img, err := image.Open(p)
 	if err != nil {
 		t.Fatal(err)
@@ -209,13 +165,13 @@ func TestOpenFiles(t *testing.T) {
 		"offset wraps":          func(n *abi.FilesNote) { n.Off = ^uint64(0) },
 		"shorter than a header": func(n *abi.FilesNote) { n.Len = abi.FilesHeaderSize - 1 },
 	} {
-		p := write(t, withFiles(t, good, ar, fix))
+		p := write(t, imagetest.WithFiles(good, ar, fix))
 		if _, err := image.Open(p); err == nil || err.Error() != p+" is truncated or corrupt" {
 			t.Errorf("%s: Open = %v", name, err)
 		}
 	}
 	// Truncated: the archive is cut short.
-	full := withFiles(t, good, ar, nil)
+	full := imagetest.WithFiles(good, ar, nil)
 	p = write(t, full[:len(full)-1])
 	if _, err := image.Open(p); err == nil || err.Error() != p+" is truncated or corrupt" {
 		t.Errorf("truncated archive: Open = %v", err)

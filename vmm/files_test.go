@@ -2,7 +2,6 @@ package vmm
 
 import (
 	"bytes"
-	"debug/elf"
 	"encoding/binary"
 	"os"
 	"path/filepath"
@@ -26,34 +25,7 @@ func sealedGuest(t *testing.T, g *testGuest, archive []byte, dir string) string 
 	}
 	img := imagetest.Build(spec)
 	if archive != nil {
-		le := binary.LittleEndian
-		phoff, phnum := le.Uint64(img[0x20:]), int(le.Uint16(img[0x38:]))
-		ph := -1
-		for i := 0; i < phnum; i++ {
-			if elf.ProgType(le.Uint32(img[phoff+uint64(i)*56:])) == elf.PT_NOTE {
-				ph = int(phoff) + i*56
-			}
-		}
-		off, size := le.Uint64(img[ph+8:]), le.Uint64(img[ph+0x20:])
-		notes := append([]byte(nil), img[off:off+size]...)
-		for len(img)%4 != 0 {
-			img = append(img, 0)
-		}
-		noteOff := uint64(len(img))
-		fn := abi.FilesNote{Off: (noteOff + uint64(len(notes)) + 12 + 8 + abi.FilesNoteSize + 4095) &^ 4095, Len: uint64(len(archive))}
-		notes = le.AppendUint32(notes, 5)
-		notes = le.AppendUint32(notes, abi.FilesNoteSize)
-		notes = le.AppendUint32(notes, abi.NoteTypeFiles)
-		notes = append(notes, "mote\x00\x00\x00\x00"...)
-		notes = append(notes, fn.Encode()...)
-		img = append(img, notes...)
-		for len(img)%4096 != 0 {
-			img = append(img, 0)
-		}
-		img = append(img, archive...)
-		le.PutUint64(img[ph+8:], noteOff)
-		le.PutUint64(img[ph+0x20:], uint64(len(notes)))
-		le.PutUint64(img[ph+0x28:], uint64(len(notes)))
+		img = imagetest.WithFiles(img, archive, nil)
 	}
 	p := filepath.Join(t.TempDir(), "sealed.img")
 	if err := os.WriteFile(p, img, 0o644); err != nil {

@@ -179,3 +179,44 @@ func pad4(b []byte) []byte {
 	}
 	return out
 }
+
+// WithFiles returns img (from imagetest.Build: one PT_NOTE) with a
+// NoteTypeFiles note added to its notes and archive appended at a
+// page-aligned file offset; fix, if set, alters the note's descriptor.
+func WithFiles(img, archive []byte, fix func(*abi.FilesNote)) []byte {
+	phoff, phnum := le.Uint64(img[0x20:]), int(le.Uint16(img[0x38:]))
+	ph := -1
+	for i := 0; i < phnum; i++ {
+		if elf.ProgType(le.Uint32(img[phoff+uint64(i)*56:])) == elf.PT_NOTE {
+			ph = int(phoff) + i*56
+		}
+	}
+	if ph < 0 {
+		panic("imagetest: WithFiles: no PT_NOTE")
+	}
+	off, size := le.Uint64(img[ph+8:]), le.Uint64(img[ph+0x20:])
+	notes := append([]byte(nil), img[off:off+size]...)
+	out := append([]byte(nil), img...)
+	for len(out)%4 != 0 {
+		out = append(out, 0)
+	}
+	noteOff := uint64(len(out))
+	fn := abi.FilesNote{Off: (noteOff + uint64(len(notes)) + 12 + 8 + abi.FilesNoteSize + 4095) &^ 4095, Len: uint64(len(archive))}
+	if fix != nil {
+		fix(&fn)
+	}
+	notes = le.AppendUint32(notes, 5)
+	notes = le.AppendUint32(notes, abi.FilesNoteSize)
+	notes = le.AppendUint32(notes, abi.NoteTypeFiles)
+	notes = append(notes, "mote\x00\x00\x00\x00"...)
+	notes = append(notes, fn.Encode()...)
+	out = append(out, notes...)
+	for len(out)%4096 != 0 {
+		out = append(out, 0)
+	}
+	out = append(out, archive...)
+	le.PutUint64(out[ph+8:], noteOff)
+	le.PutUint64(out[ph+0x20:], uint64(len(notes)))
+	le.PutUint64(out[ph+0x28:], uint64(len(notes)))
+	return out
+}

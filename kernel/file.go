@@ -167,8 +167,17 @@ func userPath(p uint64, buf *[4096]byte) int64 {
 	return -eNAMETOOLONG
 }
 
-func canRead(f *file) bool  { return f.flags&oAccmode != oWronly && f.flags&oPath == 0 }
-func canWrite(f *file) bool { return f.flags&oAccmode != oRdonly && f.flags&oPath == 0 }
+// Access mode 3 (O_ACCMODE) asks for read and write permission at open but
+// gives a descriptor that does neither (on Linux, for ioctls only).
+func canRead(f *file) bool {
+	acc := f.flags & oAccmode
+	return acc != oWronly && acc != oAccmode && f.flags&oPath == 0
+}
+
+func canWrite(f *file) bool {
+	acc := f.flags & oAccmode
+	return acc != oRdonly && acc != oAccmode && f.flags&oPath == 0
+}
 
 // fileRead reads into user memory [p, p+n), validated by the caller, at
 // the file's position or, with usePos, at off.
@@ -236,8 +245,9 @@ func fileWrite(f *file, p, n uint64, off int64, usePos bool) int64 {
 		pos := f.off
 		if usePos {
 			pos = off
-		} else if f.flags&oAppend != 0 {
-			pos = nd.size
+		}
+		if f.flags&oAppend != 0 {
+			pos = nd.size // pwrite too, as Linux does (pwrite(2), BUGS)
 		}
 		r := tmpWrite(nd, p, n, pos)
 		if r > 0 && !usePos {

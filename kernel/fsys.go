@@ -26,7 +26,7 @@ func dispatchFS(nr, a0, a1, a2, a3, a4 uint64) (r int64, ok bool) {
 	case 17: // pread64
 		return sysPRW(a0, a1, a2, a3, false), true
 	case 18: // pwrite64
-		return sysPRW(a0, a1, a2, appendPos(a0, a3), true), true
+		return sysPRW(a0, a1, a2, a3, true), true
 	case 19:
 		return sysRWv(a0, a1, a2, false, 0, false), true
 	case 20:
@@ -34,7 +34,7 @@ func dispatchFS(nr, a0, a1, a2, a3, a4 uint64) (r int64, ok bool) {
 	case 295: // preadv
 		return sysRWv(a0, a1, a2, false, int64(a3), true), true
 	case 296: // pwritev
-		return sysRWv(a0, a1, a2, true, int64(appendPos(a0, a3)), true), true
+		return sysRWv(a0, a1, a2, true, int64(a3), true), true
 	case 21: // access
 		return sysFaccessat(cwd, a0, a1, 0), true
 	case 269: // faccessat
@@ -51,7 +51,7 @@ func dispatchFS(nr, a0, a1, a2, a3, a4 uint64) (r int64, ok bool) {
 		if f == nil {
 			return -eBADF, true
 		}
-		if isOpath(f) {
+		if f.flags&oPath != 0 {
 			return -eBADF, true
 		}
 		if f.node == 0 || f.kind == fkNull || f.kind == fkZero || f.kind == fkRandom {
@@ -164,17 +164,6 @@ func dispatchFS(nr, a0, a1, a2, a3, a4 uint64) (r int64, ok bool) {
 	return 0, false
 }
 
-// appendPos is the offset at which pwrite64 and pwritev on fd write: off,
-// or the end of the file when fd was opened with O_APPEND (Linux appends,
-// pwrite(2) BUGS); a negative off stays, for EINVAL.
-func appendPos(fd, off uint64) uint64 {
-	f := fdGet(int(int32(fd)))
-	if f == nil || f.kind != fkFile || f.flags&oAppend == 0 || int64(off) < 0 {
-		return off
-	}
-	return uint64(ind(f.node).size)
-}
-
 // fdInode returns the inode of a file descriptor of the tree, or -errno.
 func fdInode(fd uint64) int64 {
 	f := fdGet(int(int32(fd)))
@@ -282,14 +271,7 @@ func sysOpenat(dirfd, path, flags, mode uint64) int64 {
 	default:
 		kind = fkFile
 	}
-	fl := int32(flags &^ (oCreat | oExcl | oTrunc | oCloexec | oNofollow))
-	if acc == oAccmode {
-		// Access mode 3 asks for read and write permission but gives a
-		// descriptor that does neither (Linux: for ioctls only): kept
-		// with O_PATH, which reads and writes refuse (EBADF).
-		fl |= oPath
-	}
-	fi := allocFile(kind, fl)
+	fi := allocFile(kind, int32(flags&^(oCreat|oExcl|oTrunc|oCloexec|oNofollow)))
 	if fi < 0 {
 		putInode(ino)
 		return -eNFILE
@@ -302,10 +284,6 @@ func sysOpenat(dirfd, path, flags, mode uint64) int64 {
 	}
 	return fd
 }
-
-// isOpath reports whether f was opened with O_PATH (and not access mode
-// 3, which sysOpenat keeps with O_PATH too).
-func isOpath(f *file) bool { return f.flags&oPath != 0 && f.flags&oAccmode != oAccmode }
 
 // linkNew links the new inode ino (0: none could be made) into dir under
 // name, or frees it; it returns 0 or -errno. In a set-group-ID directory

@@ -205,9 +205,27 @@ type BootInfo struct {
 
 // Mounts at boot (BootInfo.MountsGPA): each mount is three NUL-terminated
 // strings, its type, the absolute guest path, and its options
-// (comma-separated key=value). Types: "tmpfs" (options: size=BYTES).
-// The guest creates the directory if it is missing.
-const MountTmpfs = "tmpfs"
+// (comma-separated, key=value or a bare flag). The guest creates the
+// directory if it is missing. Types:
+//
+//   - "tmpfs": an in-memory file system (mote run --tmpfs). Options:
+//     size=BYTES (absent: half of guest RAM).
+//   - "9p": a host directory volume (mote run -v HOST:GUEST[:ro]) served
+//     over 9P2000.L by a virtio-9p device (device ID 9). Options:
+//     tag=TAG names the device, and ro (present only for a read-only
+//     volume) asks the guest to refuse writes itself (EROFS; the server
+//     refuses them too), e.g. "tag=vol0,ro". The device's configuration
+//     space holds its tag (tag_len uint16, then the tag's bytes, no NUL).
+//     Tags are "vol0", "vol1", ... in the order of -v; the virtio-net
+//     device, if any, is in window 0 and the volumes' devices in the
+//     windows after it, in tag order, so the guest may find a tag's device
+//     by reading the configuration space of each window.
+//
+// The monitor lists the tmpfs mounts first, then the volumes.
+const (
+	MountTmpfs = "tmpfs"
+	MountNinep = "9p"
+)
 
 // NetConfig is how the guest configures its network interface: static
 // addresses chosen by the monitor (the user network's fixed plan, or --ip

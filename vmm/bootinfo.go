@@ -88,15 +88,41 @@ type Tmpfs struct {
 	Size uint64 // bytes; 0: half of guest RAM
 }
 
-// encodeMounts returns the abi.BootInfo.MountsGPA blob for ms.
-func encodeMounts(ms []Tmpfs) []byte {
+// mount is one record of the boot mount list (abi.BootInfo.MountsGPA).
+type mount struct {
+	typ  string // abi.Mount*
+	path string // absolute guest path
+	opts string // comma-separated options
+}
+
+// mountList lists the file systems the guest mounts at boot: the tmpfs, then
+// the volumes (tag volN is Volumes[N], the device in the N-th window after
+// the network device's).
+func mountList(tmpfs []Tmpfs, vols []Volume) []mount {
+	var ms []mount
+	for _, t := range tmpfs {
+		opts := ""
+		if t.Size > 0 {
+			opts = "size=" + strconv.FormatUint(t.Size, 10)
+		}
+		ms = append(ms, mount{abi.MountTmpfs, t.Path, opts})
+	}
+	for i, vol := range vols {
+		opts := "tag=" + volumeTag(i)
+		if vol.ReadOnly {
+			opts += ",ro"
+		}
+		ms = append(ms, mount{abi.MountNinep, vol.Guest, opts})
+	}
+	return ms
+}
+
+// encodeMounts returns the abi.BootInfo.MountsGPA blob for ms: each mount
+// is its type, path and options, each NUL-terminated.
+func encodeMounts(ms []mount) []byte {
 	var b []byte
 	for _, m := range ms {
-		opts := ""
-		if m.Size > 0 {
-			opts = "size=" + strconv.FormatUint(m.Size, 10)
-		}
-		for _, s := range []string{abi.MountTmpfs, m.Path, opts} {
+		for _, s := range []string{m.typ, m.path, m.opts} {
 			b = append(append(b, s...), 0)
 		}
 	}

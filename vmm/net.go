@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/motevm/mote/abi"
-	"github.com/motevm/mote/virtio"
-	"github.com/motevm/mote/vmm/kvm"
 	"github.com/motevm/mote/vmm/link"
 	"github.com/motevm/mote/vmm/tap"
 	"github.com/motevm/mote/vmm/usernet"
@@ -68,11 +66,10 @@ type NetConfig struct {
 	MAC net.HardwareAddr
 }
 
-// netDevice is a virtio-net device and its window.
+// netDevice is a virtio-net device in its window.
 type netDevice struct {
-	dev       *virtionet.Device
-	window    uint64 // guest-physical base of its MMIO window
-	ioeventfd bool   // kicks served by a KVM ioeventfd
+	dev *virtionet.Device
+	*virtioDev
 }
 
 // resolveNet checks cfg against the image and returns the mode to use.
@@ -176,8 +173,9 @@ func (v *vm) openEndpoint(mode NetMode) (link.Endpoint, error) {
 }
 
 // setupNet creates the virtio-net device on ep (which it owns from then
-// on, also on error), registers its kick ioeventfd and fills bi's device
-// count and addresses. v.mem and v.kvm exist.
+// on, also on error) in the next virtio window (window 0: it is made
+// before the volumes' devices) and fills bi's addresses. v.mem and v.kvm
+// exist.
 func (v *vm) setupNet(mode NetMode, ep link.Endpoint, bi *abi.BootInfo) error {
 	cfg := v.cfg.Net
 	var nc abi.NetConfig
@@ -239,14 +237,12 @@ func (v *vm) setupNet(mode NetMode, ep link.Endpoint, bi *abi.BootInfo) error {
 		ep.Close()
 		return err
 	}
-	nd := &netDevice{dev: dev, window: abi.VirtioMMIOBase}
-	v.nets = append(v.nets, nd)
-	// Kicks through an ioeventfd never exit to the monitor; without it
-	// they arrive as MMIO exits and work the same, slower.
-	if v.kvm.AddMMIOEventFD(nd.window+virtio.RegQueueNotify, 4, dev.KickFD()) == nil {
-		nd.ioeventfd = true
+	// The first device: window 0, where the guest looks for its NIC.
+	vd, err := v.addVirtio(dev)
+	if err != nil {
+		return err
 	}
-	bi.NumVirtio = uint32(len(v.nets))
+	v.nets = append(v.nets, &netDevice{dev: dev, virtioDev: vd})
 	bi.Net = nc
 	return nil
 }
@@ -281,53 +277,11 @@ func (v *vm) deviceLog(format string, args ...any) {
 	fmt.Fprintf(v.cfg.Stderr, "mote: %s\n", msg)
 }
 
-// closeNet stops the network devices and their endpoints (the vCPUs are
-// stopped).
-func (v *vm) closeNet() {
-	for _, nd := range v.nets {
-		nd.dev.Close()
-	}
-	v.nets = nil
-}
-
-// virtioMMIO serves an MMIO exit in the virtio windows. It returns false
-// if the access is not in them. A window without a device reads as zero
-// (DeviceID 0: no device) and ignores writes.
-func (v *vm) virtioMMIO(c *vcpu, m kvm.MMIO) bool {
-	base := uint64(abi.VirtioMMIOBase)
-	if m.PhysAddr < base || m.PhysAddr >= base+abi.MaxVirtio*abi.VirtioMMIOStride {
-		return false
-	}
-	idx := (m.PhysAddr - base) / abi.VirtioMMIOStride
-	off := (m.PhysAddr - base) % abi.VirtioMMIOStride
-	if m.Len == 0 || m.Len > 8 || off+uint64(m.Len) > abi.VirtioMMIOStride {
-		return false
-	}
-	v.virtioExits.Add(1)
-	var dev *virtionet.Device
-	if idx < uint64(len(v.nets)) {
-		dev = v.nets[idx].dev
-	}
-	if m.IsWrite {
-		if dev != nil {
-			dev.Write(off, m.Data[:m.Len])
-		}
-		return true
-	}
-	var d [8]byte
-	if dev != nil {
-		dev.Read(off, d[:m.Len])
-	}
-	c.cpu.Run.SetMMIOData(d)
-	return true
-}
-
 // netStats appends the network devices' counters to the stats line.
 func (v *vm) netStats(b *strings.Builder) {
 	if len(v.nets) == 0 {
 		return
 	}
-	fmt.Fprintf(b, " virtio_mmio_exits=%d", v.virtioExits.Load())
 	var s virtionet.Stats
 	for _, nd := range v.nets {
 		st := nd.dev.Stats()

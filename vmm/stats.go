@@ -38,11 +38,15 @@ var hcNames = [abi.NumHypercalls]string{
 //
 //	exits                VM exits seen by the monitor (all vCPUs)
 //	hc_NAME              hypercalls by kind
-//	virtio_mmio_exits    exits for virtio-mmio registers (with a network device)
+//	virtio_mmio_exits    exits for virtio-mmio registers (with a virtio device)
 //	net_*                the virtio-net device's counters (with a network device):
 //	                     tx/rx frames, bytes (Ethernet) and drops, guest kicks
 //	                     (QueueNotify writes), poller wake-ups by a kick, and
 //	                     guest wakes (idle ended for used buffers)
+//	vol_*                the volumes' virtio-9p devices' counters, summed (with
+//	                     a volume): 9P requests passed to the servers, their
+//	                     replies, requests the devices answered themselves,
+//	                     driver sessions, kicks, poller wake-ups, guest wakes
 //	guest_pages_touched  4 KiB pages of guest RAM resident on the host
 //	guest_mib            guest RAM size
 //	setup_us             Run start (newVM) to the first KVM_RUN
@@ -55,7 +59,11 @@ func (v *vm) statsLine() string {
 	for i, n := range hcNames {
 		fmt.Fprintf(&b, " hc_%s=%d", n, v.hcalls[i].Load())
 	}
+	if len(v.virtio) > 0 {
+		fmt.Fprintf(&b, " virtio_mmio_exits=%d", v.virtioExits.Load())
+	}
 	v.netStats(&b)
+	v.volumeStats(&b)
 	fmt.Fprintf(&b, " guest_pages_touched=%d", v.residentPages())
 	fmt.Fprintf(&b, " guest_mib=%d", v.cfg.MemoryBytes>>20)
 	us := func(d time.Duration) int64 { return d.Microseconds() }

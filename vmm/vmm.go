@@ -35,11 +35,14 @@ type Config struct {
 	Dir string
 	// Tmpfs are in-memory file systems the guest mounts at boot (mote run
 	// --tmpfs), besides /tmp.
-	Tmpfs  []Tmpfs
-	Stdin  io.Reader // nil: the guest reads end of input at once
-	Stdout io.Writer
-	Stderr io.Writer
-	Debug  bool // sets abi.BootFlagDebug
+	Tmpfs []Tmpfs
+	// Volumes are host directories the guest mounts at boot (mote run -v),
+	// each served through a virtio-9p device of its own.
+	Volumes []Volume
+	Stdin   io.Reader // nil: the guest reads end of input at once
+	Stdout  io.Writer
+	Stderr  io.Writer
+	Debug   bool // sets abi.BootFlagDebug
 	// Profile, if set, turns on PC sampling at every timer tick and names
 	// where the flat profile goes when the guest stops ("-": Stderr).
 	Profile  string
@@ -126,7 +129,9 @@ type vm struct {
 	hcalls                     [abi.NumHypercalls]atomic.Int64 // hypercalls by number
 	virtioExits                atomic.Int64                    // MMIO exits in the virtio windows
 
-	nets []*netDevice // virtio-net devices, window i = nets[i]
+	virtio  []*virtioDev // virtio-mmio devices, window i = virtio[i]
+	nets    []*netDevice // the virtio-net device (window 0), if any
+	volumes []*volume    // the volumes, Config.Volumes[i] = volumes[i]
 }
 
 // phase is a named point of the setup, for measurements.
@@ -193,6 +198,16 @@ func newVM(cfg Config) (_ *vm, err error) {
 	v.mark("image")
 	netMode, err := resolveNet(&cfg.Net, cfg.ImagePath, v.img.Note.Flags&abi.NoteFlagNet != 0)
 	if err != nil {
+		return nil, err
+	}
+	nets := 0
+	if netMode != NetNone {
+		nets = 1
+	}
+	if err := checkVolumes(&cfg, nets); err != nil {
+		return nil, err
+	}
+	if err := v.openVolumes(); err != nil {
 		return nil, err
 	}
 	// The network (user-mode stack and its listeners, or the tap) is made
@@ -318,7 +333,7 @@ func newVM(cfg Config) (_ *vm, err error) {
 			bi.Argc, bi.Envc = uint32(len(argv)), uint32(len(env))
 			bi.StringsGPA, bi.StringsLen = abi.BootInfoBase+biSize, uint64(len(strs))
 			copy(v.mem.b[bi.StringsGPA:], strs)
-			if mounts := encodeMounts(cfg.Tmpfs); len(mounts) > 0 {
+			if mounts := encodeMounts(mountList(cfg.Tmpfs, cfg.Volumes)); len(mounts) > 0 {
 				if biSize+uint64(len(strs))+uint64(len(mounts)) > abi.BootInfoSize {
 					return errArgsTooLarge
 				}
@@ -362,7 +377,7 @@ func newVM(cfg Config) (_ *vm, err error) {
 		return nil, fmt.Errorf("cannot give guest memory to KVM: %v", err)
 	}
 	v.mark("memory")
-	var netBI abi.BootInfo // NumVirtio and Net; bi is the boot writer's until waitBoot
+	var netBI abi.BootInfo // Net; bi is the boot writer's until waitBoot
 	if epDone != nil {
 		r := <-epDone
 		epDone = nil
@@ -373,6 +388,12 @@ func newVM(cfg Config) (_ *vm, err error) {
 			return nil, err
 		}
 		v.mark("net")
+	}
+	if len(v.volumes) > 0 {
+		if err := v.setupVolumes(); err != nil {
+			return nil, err
+		}
+		v.mark("volumes")
 	}
 	// Local APICs in the kernel (for the timer), no PIC/IOAPIC: on this
 	// host a full KVM_CREATE_IRQCHIP adds ~15 ms to VM teardown and 5-8 ms
@@ -404,7 +425,7 @@ func newVM(cfg Config) (_ *vm, err error) {
 		return nil, err
 	}
 	v.mark("bootstate")
-	bi.NumVirtio, bi.Net = netBI.NumVirtio, netBI.Net
+	bi.NumVirtio, bi.Net = uint32(len(v.virtio)), netBI.Net
 	bi.TSCHz = v.tscHz()
 	if bi.TSCHz == 0 {
 		if khz, err := v.cpus[0].cpu.TSCKHz(); err == nil {
@@ -439,7 +460,9 @@ func (v *vm) close() {
 	if v.in != nil {
 		v.in.stop()
 	}
-	v.closeNet()
+	v.closeVirtio()
+	v.nets = nil
+	v.closeVolumes()
 	for _, c := range v.cpus {
 		c.cpu.Close()
 	}

@@ -25,6 +25,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 		verbose bool
 		workdir string
 		tmpfs   []string
+		volumes []string
 		netf    netFlags
 	)
 	cmd := &cobra.Command{
@@ -49,11 +50,17 @@ the host's resolvers, and -p forwards host ports into the guest. With
 --net tap:NAME the guest is a machine on an existing tap device instead,
 with the address given by --ip (and --gateway, --ip6, --gateway6, --dns).
 
+-v HOST:GUEST mounts the host directory HOST at GUEST in the guest, served
+live (the guest sees the host's changes and its writes land on the host;
+fsync reaches the host's disk); with HOST:GUEST:ro the guest cannot modify
+it. --tmpfs PATH mounts an in-memory file system at PATH instead.
+
 Exit status: the guest's, or 125 if mote itself failed.`,
 		Example: `  mote run hello.img -- world
   mote run ./examples/hello -- world
   mote run -m 1G --cpus 2 -e GREETING=hi ./examples/hello
   mote run -p 8080:80 ./examples/httpd
+  mote run -v ./data:/data -v ./static:/srv/static:ro ./cmd/server
   mote run --net tap:tap0 --ip 192.168.100.2/24 --gateway 192.168.100.1 httpd.img`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			targets, guestArgs := args, []string(nil)
@@ -79,6 +86,10 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 			if err != nil {
 				return err
 			}
+			vols, err := parseVolumes(volumes, mounts)
+			if err != nil {
+				return err
+			}
 			netCfg, err := netf.config()
 			if err != nil {
 				return err
@@ -99,6 +110,7 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 				Env:         env,
 				Dir:         workdir,
 				Tmpfs:       mounts,
+				Volumes:     vols,
 				Stdin:       cmd.InOrStdin(),
 				Stdout:      stdout,
 				Stderr:      stderr,
@@ -121,7 +133,9 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 	f.StringVar(&profile, "profile", "", "sample the program's PC at every timer tick and write a flat profile to `FILE` when the guest stops (- for stderr)")
 	f.StringArrayVar(&tmpfs, "tmpfs", nil, "mount an in-memory file system at the guest directory `PATH[:SIZE]` (repeatable; SIZE such as 64M, default half of guest RAM; /tmp always is one)")
 	f.StringVarP(&workdir, "workdir", "w", "", "start the program in the guest directory `DIR`, an absolute path (default: the image's, from mote build --workdir, or /)")
-	f.BoolVarP(&verbose, "verbose", "v", false, "print the build steps when building a package")
+	f.StringArrayVarP(&volumes, "volume", "v", nil, "mount a host directory in the guest: `HOST:GUEST[:ro]`, HOST a directory (relative to the current one), GUEST an absolute guest path, :ro read-only (repeatable)")
+	// Not -v: that is --volume, as in docker run.
+	f.BoolVar(&verbose, "verbose", false, "print the build steps when building a package")
 	netf.register(f)
 	return cmd
 }
@@ -178,41 +192,4 @@ func looksLikePackage(t string) bool {
 	// An import path: a first element with a dot (example.com/x) or a
 	// standard-library-like path is left to the go command to resolve.
 	return strings.Contains(t, "/") || strings.Contains(t, "...")
-}
-
-// parseTmpfs parses --tmpfs PATH[:SIZE] values.
-func parseTmpfs(specs []string) ([]vmm.Tmpfs, error) {
-	var out []vmm.Tmpfs
-	seen := map[string]bool{}
-	for _, spec := range specs {
-		p, size, hasSize := strings.Cut(spec, ":")
-		if !path.IsAbs(p) || path.Clean(p) != p || p == "/" {
-			return nil, fmt.Errorf("mote: --tmpfs %q: the mount point must be an absolute, clean guest path other than /", spec)
-		}
-		for _, r := range []string{"/dev", "/proc", "/sys"} {
-			if p == r || strings.HasPrefix(p, r+"/") {
-				return nil, fmt.Errorf("mote: --tmpfs %q: %s belongs to the library OS", spec, r)
-			}
-		}
-		if p == "/tmp" {
-			return nil, fmt.Errorf("mote: --tmpfs %q: /tmp is a tmpfs already", spec)
-		}
-		if seen[p] {
-			return nil, fmt.Errorf("mote: --tmpfs %q: %s is given twice", spec, p)
-		}
-		seen[p] = true
-		t := vmm.Tmpfs{Path: p}
-		if hasSize {
-			n, err := parseMemory(size)
-			if err != nil || n == 0 {
-				return nil, fmt.Errorf("mote: --tmpfs %q: bad size %q (use bytes or a unit, e.g. 64M)", spec, size)
-			}
-			t.Size = n
-		}
-		out = append(out, t)
-	}
-	if len(out) > 13 {
-		return nil, fmt.Errorf("mote: --tmpfs: at most 13 file systems besides /tmp")
-	}
-	return out, nil
 }

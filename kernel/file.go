@@ -43,7 +43,7 @@ type file struct {
 	ep      int32  // epoll instance index
 	ready   uint32 // fkSock: EPOLL* readiness set by abi.SysSockReady
 	pipe    int32  // fkPipeR, fkPipeW: index in pipes
-	_       int32
+	fid     uint32 // a volume's file opened for I/O: its open fid (ninefs.go)
 }
 
 var (
@@ -116,6 +116,10 @@ func releaseFile(fi int32) {
 		}
 		if f.kind == fkPipeR || f.kind == fkPipeW {
 			pipeRelease(f)
+		}
+		if f.fid != 0 {
+			devOf(ind(f.node)).clunk(f.fid)
+			f.fid = 0
 		}
 		if f.node != 0 {
 			ind(f.node).opens--
@@ -204,7 +208,12 @@ func fileRead(f *file, p, n uint64, off int64, usePos bool) int64 {
 		if usePos {
 			pos = off
 		}
-		r := inodeRead(f.node, p, n, pos)
+		var r int64
+		if f.fid != 0 {
+			r = rRead(f, p, n, pos)
+		} else {
+			r = inodeRead(f.node, p, n, pos)
+		}
 		if r > 0 && !usePos {
 			f.off += r
 		}
@@ -239,6 +248,13 @@ func fileWrite(f *file, p, n uint64, off int64, usePos bool) int64 {
 		return int64(n)
 	case fkFile:
 		nd := ind(f.node)
+		if f.fid != 0 {
+			pos := f.off
+			if usePos {
+				pos = off
+			}
+			return rWrite(f, p, n, pos, usePos)
+		}
 		if nd.kind != ndReg {
 			return -eBADF
 		}

@@ -12,7 +12,21 @@ import (
 var umask uint64 = 0o022
 
 // dispatchFS runs the file system calls; ok is false for other numbers.
+// With volumes, path calls hold the tree's lock (ninefs.go).
 func dispatchFS(nr, a0, a1, a2, a3, a4 uint64) (r int64, ok bool) {
+	if np9devs == 0 || !fsLocked(nr) {
+		rFresh = 0
+		return fsCall(nr, a0, a1, a2, a3, a4)
+	}
+	vfsLock()
+	rEvict()
+	rFresh = 0
+	r, ok = fsCall(nr, a0, a1, a2, a3, a4)
+	vfsUnlock()
+	return r, ok
+}
+
+func fsCall(nr, a0, a1, a2, a3, a4 uint64) (r int64, ok bool) {
 	const cwd = ^uint64(99) // AT_FDCWD
 	switch nr {
 	case 2: // open
@@ -56,6 +70,9 @@ func dispatchFS(nr, a0, a1, a2, a3, a4 uint64) (r int64, ok bool) {
 		}
 		if f.node == 0 || f.kind == fkNull || f.kind == fkZero || f.kind == fkRandom {
 			return -eINVAL, true
+		}
+		if f.fid != 0 {
+			return rFsync(f), true
 		}
 		return 0, true
 	case 76: // truncate
@@ -211,6 +228,13 @@ func sysOpenat(dirfd, path, flags, mode uint64) int64 {
 		if !writable(r.dir) {
 			return -eROFS
 		}
+		if isRemote(r.dir) {
+			nino, fid, e := rCreate(r.dir, r.name, flags, mode&^umask)
+			if e < 0 {
+				return e
+			}
+			return openFile(nino, flags, fid)
+		}
 		ino = newInode(ndReg, ind(r.dir).fs, uint32(mode&^umask))
 		if e := linkNew(r.dir, r.name, ino); e < 0 {
 			return e
@@ -252,12 +276,25 @@ func sysOpenat(dirfd, path, flags, mode uint64) int64 {
 			touch(nd, true, true)
 		}
 	}
+	if isRemote(ino) && flags&oPath == 0 {
+		fid, e := rOpen(ino, flags)
+		if e < 0 {
+			return e
+		}
+		return openFile(ino, flags, fid)
+	}
 	if ind(ino).kind == ndFifo && flags&oPath == 0 {
 		return fifoOpen(ino, flags)
 	}
 	if ind(ino).kind == ndSock && flags&oPath == 0 {
 		return -eNXIO // a socket is reached with connect, not open
 	}
+	return openFile(ino, flags, 0)
+}
+
+// openFile makes the open file description and descriptor of inode ino
+// (with fid, a volume's file opened for I/O).
+func openFile(ino int32, flags uint64, fid uint32) int64 {
 	var kind int32
 	switch ind(ino).kind {
 	case ndDir:
@@ -273,10 +310,14 @@ func sysOpenat(dirfd, path, flags, mode uint64) int64 {
 	}
 	fi := allocFile(kind, int32(flags&^(oCreat|oExcl|oTrunc|oCloexec|oNofollow)))
 	if fi < 0 {
+		if fid != 0 {
+			devOf(ind(ino)).clunk(fid)
+		}
 		putInode(ino)
 		return -eNFILE
 	}
 	files[fi].node = ino
+	files[fi].fid = fid
 	ind(ino).opens++
 	fd := installFd(fi, 0, flags&oCloexec != 0)
 	if fd < 0 {
@@ -377,6 +418,11 @@ func sysLseek(fd, off, whence uint64) int64 {
 	var size int64
 	switch f.kind {
 	case fkFile:
+		if isRemote(f.node) && whence >= 2 {
+			if e := rRefresh(f.node); e < 0 {
+				return e
+			}
+		}
 		size = inodeSize(ind(f.node))
 	case fkDir, fkNull, fkZero:
 	default:
@@ -425,6 +471,18 @@ func fillStat(st *syscall.Stat_t, ino int32) {
 	st.Mtim.Sec, st.Mtim.Nsec = nd.mtime.sec, nd.mtime.nsec
 	st.Ctim.Sec, st.Ctim.Nsec = nd.ctime.sec, nd.ctime.nsec
 	perm := nd.mode & 0o7777
+	if fsRemote[nd.fs] != 0 {
+		st.Ino = nd.qpath
+		if nd.qpath == ^uint64(0) {
+			st.Ino = uint64(ino) // a mount root before its first stat
+		}
+		st.Mode = nd.rtype | perm
+		if nd.rtype == 0 {
+			st.Mode = syscall.S_IFDIR | perm
+		}
+		st.Blocks = (st.Size + 511) / 512
+		return
+	}
 	switch nd.kind {
 	case ndDir:
 		st.Mode = syscall.S_IFDIR | perm
@@ -481,6 +539,14 @@ func sysFstat(fd, buf uint64) int64 {
 	if f == nil {
 		return -eBADF
 	}
+	if f.node != 0 && isRemote(f.node) {
+		fi := rIO(f)
+		e := rRefresh(f.node)
+		releaseFile(fi)
+		if e < 0 {
+			return e
+		}
+	}
 	st := statBuf(buf)
 	if st == nil {
 		return -eFAULT
@@ -518,6 +584,11 @@ func sysNewfstatat(dirfd, path, buf, flags uint64) int64 {
 	ino := resolveAt(dirfd, path, flags)
 	if ino < 0 {
 		return ino
+	}
+	if isRemote(int32(ino)) {
+		if e := rRefresh(int32(ino)); e < 0 {
+			return e
+		}
 	}
 	st := statBuf(buf)
 	if st == nil {
@@ -560,6 +631,11 @@ func sysStatx(dirfd, path, flags, mask, buf uint64) int64 {
 		if f == nil {
 			return -eBADF
 		}
+		if f.node != 0 && isRemote(f.node) {
+			if e := rRefresh(f.node); e < 0 {
+				return e
+			}
+		}
 		if f.node != 0 {
 			fillStat(&st, f.node)
 		} else {
@@ -569,6 +645,11 @@ func sysStatx(dirfd, path, flags, mask, buf uint64) int64 {
 		ino := resolveAt(dirfd, path, flags)
 		if ino < 0 {
 			return ino
+		}
+		if isRemote(int32(ino)) {
+			if e := rRefresh(int32(ino)); e < 0 {
+				return e
+			}
 		}
 		fillStat(&st, int32(ino))
 	}
@@ -623,6 +704,12 @@ func sysGetdents64(fd, buf, n uint64) int64 {
 	}
 	if !userOK(buf, n, true) {
 		return -eFAULT
+	}
+	if f.fid != 0 {
+		return rGetdents(f, buf, n)
+	}
+	if isRemote(f.node) {
+		return -eBADF // O_PATH
 	}
 	var written uint64
 	full := false
@@ -698,7 +785,12 @@ func sysGetcwd(buf, size uint64) int64 {
 	tmp := &walkers[0].tmp
 	i := len(tmp)
 	for n := cwdIno; n != rootIno; n = ind(n).parent {
-		name := dirNameOf(n)
+		var name []byte
+		if nd := ind(n); isRemote(n) && nd.dnameCls != 0 {
+			name = unsafe.Slice((*byte)(unsafe.Pointer(uintptr(nd.dname))), nd.dnameLen)
+		} else {
+			name = dirNameOf(n)
+		}
 		if i < len(name)+2 {
 			return -eNAMETOOLONG
 		}
@@ -743,6 +835,9 @@ func sysMkdirat(dirfd, path, mode uint64) int64 {
 	if err < 0 {
 		return err
 	}
+	if isRemote(r.dir) {
+		return rMkdir(r.dir, r.name, mode&0o1777&^umask)
+	}
 	// Set-user-ID and set-group-ID are dropped (linkNew may set the latter).
 	ino := newInode(ndDir, ind(r.dir).fs, uint32(mode&0o1777&^umask))
 	return linkNew(r.dir, r.name, ino)
@@ -772,6 +867,9 @@ func sysMknodat(dirfd, path, mode uint64) int64 {
 	}
 	if kind == ndFree {
 		return -ePERM
+	}
+	if isRemote(r.dir) {
+		return rMknod(r.dir, r.name, mode&^umask)
 	}
 	return linkNew(r.dir, r.name, newInode(kind, ind(r.dir).fs, uint32(mode&^umask)))
 }
@@ -816,6 +914,8 @@ func sysUnlinkat(dirfd, path, flags uint64) int64 {
 		return -eNOTDIR // unlink("f/"), unlink("link/")
 	case nd.fs != ind(r.dir).fs:
 		return -eBUSY // a mount point
+	case isRemote(r.dir):
+		return rUnlink(r.dir, r.name, r.ino, rmdir) // the host knows if it is empty
 	case rmdir && !dirEmpty(r.ino):
 		return -eNOTEMPTY
 	}
@@ -894,6 +994,10 @@ func sysRenameat2(odirfd, opath, ndirfd, npath, flags uint64) int64 {
 		return -eNOENT // into a removed directory
 	case src.fs != ind(o.dir).fs || n.ino != 0 && ind(n.ino).fs != ind(n.dir).fs:
 		return -eBUSY // a mount point
+	case isRemote(o.dir) && exchange:
+		return -eINVAL // 9P has no exchange (nor has Linux's 9p client)
+	case isRemote(o.dir):
+		return rRename(o.dir, o.name, o.ino, n.dir, n.name, n.ino)
 	case dstDir && !exchange && !dirEmpty(n.ino):
 		return -eNOTEMPTY
 	}
@@ -980,6 +1084,8 @@ func sysLinkat(odirfd, opath, ndirfd, npath, flags uint64) int64 {
 		return -eNOENT // a removed file does not come back
 	case src.nlink >= 65000:
 		return -eMLINK
+	case isRemote(n.dir):
+		return rLink(int32(ino), n.dir, n.name)
 	}
 	if e := dirAdd(n.dir, n.name, int32(ino), false); e < 0 {
 		return e
@@ -1001,6 +1107,9 @@ func sysSymlinkat(target, ndirfd, npath uint64) int64 {
 	n, err := walkCreate(&walkers[0], ndirfd, npath, false)
 	if err < 0 {
 		return err
+	}
+	if isRemote(n.dir) {
+		return rSymlink(n.dir, n.name, t[:tl])
 	}
 	ino := newInode(ndSymlink, ind(n.dir).fs, 0o777)
 	if ino == 0 {
@@ -1045,6 +1154,9 @@ func sysChmod(ino int64, mode uint64) int64 {
 	if !writable(int32(ino)) {
 		return -eROFS
 	}
+	if isRemote(int32(ino)) {
+		return rSetattr(int32(ino), p9SetMode, uint32(mode&0o7777), 0, 0, 0, ftime{}, ftime{})
+	}
 	nd := ind(int32(ino))
 	nd.mode = uint32(mode & 0o7777)
 	touch(nd, false, true)
@@ -1057,6 +1169,16 @@ func sysChown(ino int64, uid, gid uint64) int64 {
 	}
 	if !writable(int32(ino)) {
 		return -eROFS
+	}
+	if isRemote(int32(ino)) {
+		valid := uint32(0)
+		if uint32(uid) != ^uint32(0) {
+			valid |= p9SetUID
+		}
+		if uint32(gid) != ^uint32(0) {
+			valid |= p9SetGID
+		}
+		return rSetattr(int32(ino), valid|p9SetCTime, 0, uint32(uid), uint32(gid), 0, ftime{}, ftime{})
 	}
 	nd := ind(int32(ino))
 	if uint32(uid) != ^uint32(0) {
@@ -1135,6 +1257,16 @@ func sysUtimensat(dirfd, path, times, flags uint64) int64 {
 	if !writable(int32(ino)) {
 		return -eROFS
 	}
+	if isRemote(int32(ino)) {
+		valid := uint32(p9SetCTime)
+		if set[0] {
+			valid |= p9SetATime | p9SetASet
+		}
+		if set[1] {
+			valid |= p9SetMTime | p9SetMSet
+		}
+		return rSetattr(int32(ino), valid, 0, 0, 0, 0, t[0], t[1])
+	}
 	nd := ind(int32(ino))
 	if set[0] {
 		nd.atime = t[0]
@@ -1158,6 +1290,10 @@ func sysTruncate(ino, size int64) int64 {
 		return -eROFS
 	case size < 0:
 		return -eINVAL
+	case isRemote(int32(ino)) && nd.kind != ndRFile:
+		return -eINVAL
+	case isRemote(int32(ino)):
+		return rSetattr(int32(ino), p9SetSize|p9SetMTime|p9SetCTime, 0, 0, 0, size, ftime{}, ftime{})
 	case nd.kind == ndSealed:
 		if e := tmpAdopt(nd, false); e < 0 {
 			return e
@@ -1204,6 +1340,9 @@ func sysFallocate(fd, mode uint64, off, n int64) int64 {
 		return -eBADF
 	}
 	nd := ind(f.node)
+	if isRemote(f.node) {
+		return -eOPNOTSUPP // as Linux's 9p client
+	}
 	if nd.kind != ndReg {
 		return -eNODEV
 	}
@@ -1248,6 +1387,9 @@ func sysStatfs(ino int64, buf uint64) int64 {
 	w := func(off int, v uint64) { *(*uint64)(unsafe.Pointer(&b[off])) = v }
 	maxInodes := uint64(maxTablePages * inodesPerPage)
 	used := uint64(inodeSlots)
+	if isRemote(int32(ino)) {
+		return rStatfs(int32(ino), b)
+	}
 	w(8, pageSize) // f_bsize
 	if fs := ind(int32(ino)).fs; fs != fsRoot {
 		w(0, tmpfsMagic)

@@ -14,6 +14,9 @@ const (
 	waitEventfd
 	waitStdin
 	waitPipe
+	waitP9     // a 9P reply (ninep.go): addr is the device base + slot
+	waitP9Slot // a free 9P slot: addr is the device base
+	waitVFS    // the file tree's lock (ninefs.go)
 )
 
 func waitAdd(t *thread, kind int32, addr uint64) {

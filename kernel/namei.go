@@ -114,6 +114,12 @@ func (w *walker) walk(cur int32, flags int) (walkResult, int64) {
 			if cur != rootIno {
 				child = ind(cur).parent
 			}
+		case isRemote(cur):
+			r := rLookup(cur, comp)
+			if r < 0 && r != -eNOENT {
+				return walkResult{}, r
+			}
+			child = int32(max(r, 0))
 		default:
 			if e := dirLookup(cur, comp); e != 0 {
 				child = den(e).ino

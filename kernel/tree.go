@@ -309,13 +309,19 @@ func mountsInit(blob []byte, memSize uint64) {
 			}
 			blob = blob[j:]
 		}
-		if string(f[0]) != abi.MountTmpfs || len(f[1]) < 2 || f[1][0] != '/' {
+		if string(f[0]) != abi.MountTmpfs && string(f[0]) != abi.MountNinep || len(f[1]) < 2 || f[1][0] != '/' {
 			continue
 		}
 		if next >= maxFS {
 			kprint("mote: too many file systems to mount; skipping ")
 			kprint(unsafe.String(&f[1][0], len(f[1])))
 			kprint("\n")
+			continue
+		}
+		if string(f[0]) == abi.MountNinep {
+			if mountVolume(f[1], f[2], next) {
+				next++
+			}
 			continue
 		}
 		size := memSize / 2
@@ -331,7 +337,7 @@ func mountsInit(blob []byte, memSize uint64) {
 				size = v
 			}
 		}
-		if !mountTmpfs(f[1], next) {
+		if mountDir(f[1], next) == 0 {
 			kprint("mote: cannot mount a tmpfs at ")
 			kprint(unsafe.String(&f[1][0], len(f[1])))
 			kprint(" (a file is in the way)\n")
@@ -348,9 +354,49 @@ func mountsInit(blob []byte, memSize uint64) {
 	}
 }
 
-// mountTmpfs makes the directories of path (static bytes of the mount
-// list) and puts a new tmpfs root directory with file system id fs there.
-func mountTmpfs(path []byte, fs uint8) bool {
+// mountVolume mounts a host directory volume (options: tag=TAG[,ro]).
+func mountVolume(path, opts []byte, fs uint8) bool {
+	var tag []byte
+	ro := false
+	for len(opts) > 0 {
+		i := 0
+		for i < len(opts) && opts[i] != ',' {
+			i++
+		}
+		o := opts[:i]
+		if i < len(opts) {
+			i++
+		}
+		opts = opts[i:]
+		switch {
+		case len(o) > 4 && string(o[:4]) == "tag=":
+			tag = o[4:]
+		case string(o) == "ro":
+			ro = true
+		}
+	}
+	if len(tag) == 0 || !mount9p(path, tag, fs, ro) {
+		kprint("mote: cannot mount the volume at ")
+		kprint(unsafe.String(&path[0], len(path)))
+		kprint(" (no such device, or a file is in the way)\n")
+		return false
+	}
+	m := &mountsTxt
+	m.s(unsafe.String(&tag[0], len(tag)))
+	m.s(" ")
+	m.s(unsafe.String(&path[0], len(path)))
+	if ro {
+		m.s(" 9p ro,sync,dirsync,trans=virtio 0 0\n")
+	} else {
+		m.s(" 9p rw,sync,dirsync,trans=virtio 0 0\n")
+	}
+	return true
+}
+
+// mountDir makes the directories of path (static bytes of the mount list)
+// and puts a new root directory with file system id fs there; it returns
+// the root, or 0.
+func mountDir(path []byte, fs uint8) int32 {
 	dir := int32(rootIno)
 	for len(path) > 0 {
 		for len(path) > 0 && path[0] == '/' {
@@ -376,31 +422,31 @@ func mountTmpfs(path []byte, fs uint8) bool {
 		if !rest { // the mount point: a fresh directory
 			ino := newInode(ndDir, fs, 0o1777)
 			if ino == 0 {
-				return false
+				return 0
 			}
 			if e != 0 {
 				if ind(den(e).ino).kind != ndDir {
-					return false
+					return 0
 				}
 				dirRemove(dir, e)
 			}
 			if dirAdd(dir, name, ino, true) < 0 {
-				return false
+				return 0
 			}
-			return true
+			return ino
 		}
 		if e == 0 {
 			ino := newInode(ndDir, ind(dir).fs, 0o755)
 			if ino == 0 || dirAdd(dir, name, ino, true) < 0 {
-				return false
+				return 0
 			}
 			dir = ino
 			continue
 		}
 		if ind(den(e).ino).kind != ndDir {
-			return false
+			return 0
 		}
 		dir = den(e).ino
 	}
-	return false
+	return 0
 }

@@ -58,12 +58,22 @@ type inode struct {
 	last   int32 // ndDir: last entry
 	uid    uint32
 	gid    uint32
-	_      uint32
+	fid    uint32 // a volume's inode (ninefs.go): the fid walked to its file
 	size   int64
 	data   uint64
 	atime  ftime
 	mtime  ftime
 	ctime  ftime
+
+	// A volume's inodes (ninefs.go).
+	rtype    uint32 // S_IFMT bits of the host file
+	hnext    int32  // next in its rHash chain
+	qpath    uint64 // qid.path: the host file's identity (^0: not cached)
+	kids     int32  // directory: cached directories naming it as parent
+	dnameLen uint16 // directory: its name (for getcwd), kmalloc'ed
+	dnameCls uint8  // 1 + the kmalloc class of dname, 0 if none
+	_        uint8
+	dname    uint64
 }
 
 // A file time: seconds since the epoch and nanoseconds in [0, 1e9), so
@@ -156,8 +166,8 @@ func newInode(kind, fs uint8, mode uint32) int32 {
 // putInode frees an inode once nothing names or holds it.
 func putInode(i int32) {
 	nd := ind(i)
-	if nd.kind == ndFree || nd.opens > 0 || nd.nlink > 0 {
-		return
+	if nd.kind == ndFree || nd.opens > 0 || nd.nlink > 0 || fsRemote[nd.fs] != 0 {
+		return // a volume's inodes go in rEvict
 	}
 	switch nd.kind {
 	case ndReg:
@@ -305,7 +315,7 @@ func isAncestor(a, d int32) bool {
 }
 
 // writable reports whether the inode's file system takes changes.
-func writable(i int32) bool { return ind(i).fs != fsRoot }
+func writable(i int32) bool { return ind(i).fs != fsRoot && !fsReadOnly[ind(i).fs] }
 
 func touch(nd *inode, m, c bool) {
 	now := timeNow()

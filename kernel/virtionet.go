@@ -119,13 +119,8 @@ func netProbe() {
 		return
 	}
 	netdev.state = 1
-	bi := (*abi.BootInfo)(unsafe.Pointer(uintptr(abi.BootInfoBase)))
-	n := bi.NumVirtio
-	if n > abi.MaxVirtio {
-		n = abi.MaxVirtio
-	}
-	for i := uint64(0); i < uint64(n); i++ {
-		base := abi.VirtioMMIOBase + i*abi.VirtioMMIOStride
+	for i := uint64(0); i < uint64(virtioCount()); i++ {
+		base := virtioWindow(i)
 		if mmioRead32(base+virtio.RegMagic) != virtio.MagicValue ||
 			mmioRead32(base+virtio.RegVersion) != virtio.MMIOVersion ||
 			mmioRead32(base+virtio.RegDeviceID) != virtio.DeviceNet {
@@ -142,6 +137,15 @@ func netProbe() {
 		return
 	}
 }
+
+// virtioCount is the number of virtio-mmio windows the monitor filled.
+func virtioCount() uint32 {
+	bi := (*abi.BootInfo)(unsafe.Pointer(uintptr(abi.BootInfoBase)))
+	return min(bi.NumVirtio, abi.MaxVirtio)
+}
+
+// virtioWindow is the address of virtio-mmio window i.
+func virtioWindow(i uint64) uint64 { return abi.VirtioMMIOBase + i*abi.VirtioMMIOStride }
 
 // netInit runs the virtio initialisation sequence (spec 3.1.1).
 func netInit() bool {
@@ -217,9 +221,6 @@ func netInit() bool {
 // most memMax bytes of buffers.
 func queueInit(q *vq, idx uint32, bufSize, memMax uint64) bool {
 	netSetReg(virtio.RegQueueSel, idx)
-	if netReg(virtio.RegQueueReady) != 0 {
-		return false
-	}
 	max := netReg(virtio.RegQueueNumMax)
 	if max == 0 {
 		return false
@@ -231,31 +232,20 @@ func queueInit(q *vq, idx uint32, bufSize, memMax uint64) bool {
 	if num > max { // max is not a power of two below 16
 		num = max
 	}
-	q.num = num
-	q.bufSize = bufSize
-	ringBytes := uint64(num)*virtio.DescSize + uint64(virtio.AvailSize(int(num))) + 64 + uint64(virtio.UsedSize(int(num)))
-	mem := kallocPages((ringBytes + pageSize - 1) / pageSize)
-	buf := kallocPages((uint64(num)*bufSize + pageSize - 1) / pageSize)
-	if mem == 0 || buf == 0 {
+	if !vqSetup(netdev.base, q, idx, num) {
 		return false
 	}
-	q.desc = mem
-	q.avail = mem + uint64(num)*virtio.DescSize
-	q.used = (q.avail + uint64(virtio.AvailSize(int(num))) + 63) &^ 63
+	q.bufSize = bufSize
+	buf := kallocPages((uint64(num)*bufSize + pageSize - 1) / pageSize)
+	if buf == 0 {
+		return false
+	}
 	q.bufBase = buf
 	for i := uint32(0); i < num; i++ {
 		d := q.descAt(i)
 		d.Addr = buf + uint64(i)*bufSize
 		d.Len = uint32(bufSize)
 	}
-	netSetReg(virtio.RegQueueNum, num)
-	netSetReg(virtio.RegQueueDescLow, uint32(q.desc))
-	netSetReg(virtio.RegQueueDescHigh, uint32(q.desc>>32))
-	netSetReg(virtio.RegQueueDriverLow, uint32(q.avail))
-	netSetReg(virtio.RegQueueDriverHigh, uint32(q.avail>>32))
-	netSetReg(virtio.RegQueueDeviceLow, uint32(q.used))
-	netSetReg(virtio.RegQueueDeviceHigh, uint32(q.used>>32))
-	netSetReg(virtio.RegQueueReady, 1)
 	return true
 }
 
@@ -327,6 +317,9 @@ func netReadiness() uint32 {
 // devPoll reports newly received frames to epoll watchers. It runs at
 // every scheduling point, so it must stay a couple of loads when idle.
 func devPoll() {
+	if np9devs > 0 {
+		p9PollAll()
+	}
 	if netdev.fi < 0 {
 		return
 	}

@@ -226,6 +226,9 @@ func sysMmap(addr, length, prot, flags, fd, off uint64) int64 {
 			if !canRead(f) {
 				return -eACCES
 			}
+			if isRemote(f.node) {
+				return -eNODEV // a volume's files are not cached in the guest
+			}
 			if off&(pageSize-1) != 0 {
 				return -eINVAL
 			}

@@ -103,47 +103,7 @@ func TestFSABI(t *testing.T) {
 
 	want, order := parseChecks(t, "native", string(native))
 	got, gorder := parseChecks(t, "guest", r.stdout)
-	for _, name := range order {
-		if strings.HasPrefix(name, "guest.") {
-			t.Errorf("native printed the guest-only check %s", name)
-		}
-	}
-	compared := 0
-	var diff []string
-	for _, name := range order {
-		g, ok := got[name]
-		if !ok {
-			diff = append(diff, fmt.Sprintf("%s: missing in the guest's output\n    linux: %s", name, want[name]))
-			continue
-		}
-		compared++
-		if d, ok := fsABIDiffs[name]; ok {
-			if g == want[name] && strings.HasPrefix(d.why, "TODO") {
-				t.Logf("%s: now as on Linux; remove it from fsABIDiffs", name)
-				continue
-			}
-			if g != d.guest {
-				diff = append(diff, fmt.Sprintf("%s: allowed to differ (%s), but not like this\n    linux: %s\n    guest: %s\n    allow: %s", name, d.why, want[name], g, d.guest))
-			}
-			continue
-		}
-		if g != want[name] {
-			diff = append(diff, fmt.Sprintf("%s\n    linux: %s\n    guest: %s", name, want[name], g))
-		}
-	}
-	for _, name := range gorder {
-		if _, ok := want[name]; !ok && !strings.HasPrefix(name, "guest.") {
-			diff = append(diff, fmt.Sprintf("%s: only in the guest's output\n    guest: %s", name, got[name]))
-		}
-	}
-	for name := range fsABIDiffs {
-		if _, ok := want[name]; !ok {
-			diff = append(diff, fmt.Sprintf("%s: on the allow-list, but no such check", name))
-		}
-	}
-	if len(diff) > 0 {
-		t.Errorf("%d of %d checks differ between Linux and mote:\n%s", len(diff), compared, strings.Join(diff, "\n"))
-	}
+	compared := compareChecks(t, want, order, got, gorder, fsABIDiffs)
 
 	// The guest-only section.
 	var gdiff []string
@@ -180,4 +140,53 @@ func TestFSABI(t *testing.T) {
 		t.Errorf("guest-only checks:\n%s", strings.Join(gdiff, "\n"))
 	}
 	t.Logf("%d checks compared (%d allowed to differ), %d guest-only", compared, len(fsABIDiffs), len(fsABIGuest))
+}
+
+// compareChecks compares the guest's checks with Linux's: every check must
+// print the same line, except those on the allow-list (allowed), which
+// must print the allowed line. It returns the number of checks compared.
+func compareChecks(t *testing.T, want map[string]string, order []string, got map[string]string, gorder []string, allowed map[string]struct{ guest, why string }) int {
+	t.Helper()
+	for _, name := range order {
+		if strings.HasPrefix(name, "guest.") {
+			t.Errorf("native printed the guest-only check %s", name)
+		}
+	}
+	compared := 0
+	var diff []string
+	for _, name := range order {
+		g, ok := got[name]
+		if !ok {
+			diff = append(diff, fmt.Sprintf("%s: missing in the guest's output\n    linux: %s", name, want[name]))
+			continue
+		}
+		compared++
+		if d, ok := allowed[name]; ok {
+			if g == want[name] && strings.HasPrefix(d.why, "TODO") {
+				t.Logf("%s: now as on Linux; remove it from the allow-list", name)
+				continue
+			}
+			if g != d.guest {
+				diff = append(diff, fmt.Sprintf("%s: allowed to differ (%s), but not like this\n    linux: %s\n    guest: %s\n    allow: %s", name, d.why, want[name], g, d.guest))
+			}
+			continue
+		}
+		if g != want[name] {
+			diff = append(diff, fmt.Sprintf("%s\n    linux: %s\n    guest: %s", name, want[name], g))
+		}
+	}
+	for _, name := range gorder {
+		if _, ok := want[name]; !ok && !strings.HasPrefix(name, "guest.") {
+			diff = append(diff, fmt.Sprintf("%s: only in the guest's output\n    guest: %s", name, got[name]))
+		}
+	}
+	for name := range allowed {
+		if _, ok := want[name]; !ok {
+			diff = append(diff, fmt.Sprintf("%s: on the allow-list, but no such check", name))
+		}
+	}
+	if len(diff) > 0 {
+		t.Errorf("%d of %d checks differ between Linux and mote:\n%s", len(diff), compared, strings.Join(diff, "\n"))
+	}
+	return compared
 }

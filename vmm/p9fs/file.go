@@ -344,7 +344,20 @@ func openChild(dirFd int, name string, flags int, dev, ino uint64) (int, error) 
 		return -1, unix.ESTALE
 	}
 	if trunc {
-		if err := unix.Ftruncate(fd, 0); err != nil {
+		tfd := fd
+		if flags&unix.O_ACCMODE == unix.O_RDONLY {
+			// O_RDONLY|O_TRUNC truncates on Linux (given write
+			// permission), but ftruncate needs a writable descriptor:
+			// take one on the same inode, by the checks above.
+			wfd, err := openChild(dirFd, name, unix.O_WRONLY|flags&^unix.O_ACCMODE, dev, ino)
+			if err != nil {
+				unix.Close(fd)
+				return -1, err
+			}
+			defer unix.Close(wfd)
+			tfd = wfd
+		}
+		if err := unix.Ftruncate(tfd, 0); err != nil {
 			unix.Close(fd)
 			return -1, err
 		}

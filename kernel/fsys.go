@@ -22,6 +22,7 @@ func dispatchFS(nr, a0, a1, a2, a3, a4 uint64) (r int64, ok bool) {
 	rEvict()
 	rFresh = 0
 	r, ok = fsCall(nr, a0, a1, a2, a3, a4)
+	rPrevDone()
 	vfsUnlock()
 	return r, ok
 }
@@ -210,11 +211,29 @@ func sysOpenat(dirfd, path, flags, mode uint64) int64 {
 		wf = 0 // O_EXCL fails on a symbolic link, even a dangling one
 	}
 	if flags&oCreat != 0 {
-		wf |= wParent
+		wf |= wParent | wLazy
 	}
 	r, err := walkUser(&walkers[0], dirfd, path, wf)
 	if err < 0 {
 		return err
+	}
+	if r.lazy {
+		// In a volume: create, or open what is there, in one call. The
+		// server opens only regular files and never follows a link: on
+		// anything else (without O_EXCL) resolve the name as usual.
+		if !writable(r.dir) {
+			return -eROFS
+		}
+		nino, fid, e := rCreate(r.dir, r.name, flags, mode&^umask)
+		if e == 0 {
+			return openFile(nino, flags, fid)
+		}
+		if flags&oExcl != 0 || e == -eNOENT || e == -eROFS || e == -eNOSPC {
+			return e
+		}
+		if r, err = walkUser(&walkers[0], dirfd, path, wf&^wLazy); err < 0 {
+			return err
+		}
 	}
 	acc := flags & oAccmode
 	ino := r.ino
@@ -354,7 +373,7 @@ func linkNew(dir int32, name []byte, ino int32) int64 {
 // ENOENT: "you asked for a directory"); then EROFS, and ENOENT in a removed
 // directory.
 func walkCreate(w *walker, dirfd, path uint64, dir bool) (walkResult, int64) {
-	r, err := walkUser(w, dirfd, path, wParent)
+	r, err := walkUser(w, dirfd, path, wParent|wLazy)
 	switch {
 	case err < 0:
 		return r, err
@@ -885,7 +904,7 @@ func sysUnlinkat(dirfd, path, flags uint64) int64 {
 	if flags&^atRemovedir != 0 {
 		return -eINVAL
 	}
-	r, err := walkUser(&walkers[0], dirfd, path, wParent)
+	r, err := walkUser(&walkers[0], dirfd, path, wParent|wLazy)
 	if err < 0 {
 		return err
 	}
@@ -901,6 +920,8 @@ func sysUnlinkat(dirfd, path, flags uint64) int64 {
 		return -eISDIR
 	case !writable(r.dir):
 		return -eROFS
+	case r.lazy:
+		return rUnlink(r.dir, r.name, 0, rmdir)
 	case r.ino == 0:
 		return -eNOENT
 	}

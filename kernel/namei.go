@@ -24,6 +24,7 @@ type walkResult struct {
 	ino     int32
 	name    []byte
 	slashed bool // the path ended with "/"
+	lazy    bool // wLazy: the last component, in a volume, was not looked up (ino is 0)
 }
 
 // Walk flags, for the last component, which follows Linux's rules. A
@@ -40,6 +41,11 @@ type walkResult struct {
 const (
 	wFollow = 1 << iota // follow a symbolic link in the last component
 	wParent             // the call creates, removes or renames the last component
+	// wLazy (with wParent): in a volume's directory, leave the last
+	// component (a plain name, no trailing slash) to the call, which asks
+	// the host directly: the host's answer (EEXIST, ENOENT, EISDIR, ...)
+	// is Linux's, and a lookup round trip is saved.
+	wLazy
 )
 
 // startDir returns the inode a relative path starts from.
@@ -114,6 +120,8 @@ func (w *walker) walk(cur int32, flags int) (walkResult, int64) {
 			if cur != rootIno {
 				child = ind(cur).parent
 			}
+		case last && flags&wLazy != 0 && !slashed && isRemote(cur):
+			return walkResult{dir: cur, name: comp, lazy: true}, 0
 		case isRemote(cur):
 			r := rLookup(cur, comp)
 			if r < 0 && r != -eNOENT {

@@ -52,6 +52,11 @@ var (
 	rCount   int
 	rSweep   bool  // a remote inode lost its last link: rEvict frees it once closed
 	rFresh   int32 // the inode whose attributes the current call looked up
+	// The fid a lookup replaced in the current call (rLookup): an open
+	// of that inode takes the new, unopened fid and gives the inode this
+	// one back, saving a clone; else it is clunked when the call ends.
+	rPrevIno int32
+	rPrevFid uint32
 	vfsOwner uint64
 )
 
@@ -204,7 +209,8 @@ func rLookup(dir int32, name []byte) int64 {
 	case ino != 0:
 		// The server ties a file's fid to the name it was walked
 		// through (an open goes by parent and name): keep the newest.
-		d.clunk(ind(ino).fid)
+		rPrevDone()
+		rPrevIno, rPrevFid = ino, ind(ino).fid
 		ind(ino).fid = fid
 	default:
 		if ino = rNew(dn.fs, kind, fid, a.qpath); ino == 0 {
@@ -402,19 +408,42 @@ func rReadlink(d *p9dev, nd *inode) int64 {
 // p9Flags translates open flags for Tlopen and Tlcreate (9P2000.L uses
 // Linux's values; O_APPEND is the guest's business, see rWrite).
 func p9Flags(flags uint64) uint32 {
-	f := uint32(flags & (oAccmode | oTrunc | syscall.O_SYNC | syscall.O_DSYNC))
+	f := uint32(flags & (oAccmode | oTrunc | oExcl | syscall.O_SYNC | syscall.O_DSYNC))
 	if f&oAccmode == oAccmode {
 		f &^= oAccmode // access mode 3 (ioctl only): opened for reading, refused by canRead
 	}
 	return f
 }
 
-// rOpen opens an inode: a clone of its fid, Tlopen'ed.
+// rPrevDone clunks the fid the last lookup replaced, if no open took it.
+func rPrevDone() {
+	if rPrevFid != 0 {
+		devOf(ind(rPrevIno)).clunk(rPrevFid)
+		rPrevFid = 0
+	}
+}
+
+// rOpen opens an inode: a clone of its fid (or the fresh fid of a lookup in
+// this call), Tlopen'ed.
 func rOpen(ino int32, flags uint64) (uint32, int64) {
 	nd := ind(ino)
 	d, e := rReady(nd)
 	if e < 0 {
 		return 0, e
+	}
+	if rPrevIno == ino && rPrevFid != 0 {
+		s := d.slot()
+		m := d.begin(s, p9Tlopen)
+		m.u32(nd.fid)
+		m.u32(p9Flags(flags &^ oExcl))
+		_, e = d.call(s, &m)
+		d.release(s)
+		if e < 0 {
+			return 0, e
+		}
+		fid := nd.fid
+		nd.fid, rPrevFid = rPrevFid, 0
+		return fid, 0
 	}
 	fid := d.newFid()
 	s := d.slot()
@@ -431,7 +460,7 @@ func rOpen(ino int32, flags uint64) (uint32, int64) {
 	s = d.slot()
 	m = d.begin(s, p9Tlopen)
 	m.u32(fid)
-	m.u32(p9Flags(flags))
+	m.u32(p9Flags(flags &^ oExcl))
 	_, e = d.call(s, &m)
 	d.release(s)
 	if e < 0 {
@@ -775,10 +804,29 @@ func rUnlink(dir int32, name []byte, ino int32, rmdir bool) int64 {
 	m.u32(flags)
 	_, e = d.call(s, &m)
 	d.release(s)
-	if e == 0 {
+	if e == 0 && ino == 0 && rmdir {
+		ino = rCachedDir(dir, name) // a working directory, or open
+	}
+	if e == 0 && ino != 0 {
 		rUnlinked(ino)
 	}
 	return e
+}
+
+// rCachedDir finds the cached directory named name in remote directory
+// dir, or 0.
+func rCachedDir(dir int32, name []byte) int32 {
+	if ind(dir).kids == 0 {
+		return 0
+	}
+	for i := int32(1); i <= inodeSlots; i++ {
+		nd := ind(i)
+		if nd.kind == ndDir && nd.parent == dir && nd.dnameCls != 0 && isRemote(i) &&
+			string(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(nd.dname))), nd.dnameLen)) == string(name) {
+			return i
+		}
+	}
+	return 0
 }
 
 // rUnlinked notes that a name of remote inode ino is gone.

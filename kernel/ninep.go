@@ -38,7 +38,7 @@ const (
 	p9NoFid   = ^uint32(0)
 	// A waiting thread watches the used ring this long before it blocks
 	// when no other thread can run (a sleep and its wake-up cost more).
-	p9SpinNs = 60_000
+	p9SpinNs = 200_000
 	p9FidMax = 1024 // recycled fid numbers kept
 )
 
@@ -447,17 +447,16 @@ func (d *p9dev) call(s int, m *p9msg) (p9reply, int64) {
 // wait returns once slot s's reply is in.
 func (d *p9dev) wait(s int) {
 	bit := uint32(1) << s
-	spun := false
+	end := uptime() + p9SpinNs
 	for {
 		d.poll()
 		if d.done&bit != 0 {
 			d.done &^= bit
 			return
 		}
-		if !spun && runqHead == 0 {
-			// Nothing else to run: watch the ring rather than sleep.
-			spun = true
-			end := uptime() + p9SpinNs
+		if runqHead == 0 && uptime() < end {
+			// Nothing else to run: watch the ring rather than sleep
+			// (other replies, such as clunks', may come first).
 			if smp {
 				kunlock()
 			}

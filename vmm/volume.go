@@ -3,9 +3,11 @@ package vmm
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -101,11 +103,12 @@ func (v *vm) openVolumes() error {
 func (v *vm) setupVolumes() error {
 	for i, vol := range v.volumes {
 		dev, err := virtio9p.New(virtio9p.Config{
-			Mem:   v.mem.b,
-			Tag:   volumeTag(i),
-			Serve: vol.fs.Serve,
-			Wake:  v.wakeIdle,
-			Logf:  v.deviceLog,
+			Mem:        v.mem.b,
+			Tag:        volumeTag(i),
+			Serve:      vol.fs.Serve,
+			Wake:       v.wakeIdle,
+			Logf:       v.deviceLog,
+			SpinWindow: volumeSpin(),
 		})
 		if err != nil {
 			return fmt.Errorf("volume %s: %v", v.cfg.Volumes[i].Host, err)
@@ -151,4 +154,18 @@ func (v *vm) volumeStats(b *strings.Builder) {
 	}
 	fmt.Fprintf(b, " vol_requests=%d vol_replies=%d vol_errors=%d vol_sessions=%d vol_kicks=%d vol_poller_wakeups=%d vol_guest_wakes=%d",
 		s.Requests, s.Replies, s.Errors, s.Sessions, s.Kicks, s.PollerWakeups, s.GuestWakes)
+}
+
+// volumeSpin reads MOTE_9P_SPIN=DURATION, the volume devices' spin window
+// (for measurements; 0 or negative: no spinning), or 0 for the default.
+func volumeSpin() time.Duration {
+	s := os.Getenv("MOTE_9P_SPIN")
+	if s == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return -1
+	}
+	return d
 }

@@ -522,43 +522,64 @@ func rIO(f *file) int32 {
 	return fi
 }
 
+// p9Pipe is how many Treads or Twrites one call keeps in flight: the
+// server works on the next piece while the guest copies one.
+const p9Pipe = 4
+
 // rRead reads from an open remote file at pos into user memory [p, p+n).
 func rRead(f *file, p, n uint64, pos int64) int64 {
-	nd := ind(f.node)
-	d := devOf(nd)
+	d := devOf(ind(f.node))
 	fi := rIO(f)
 	defer releaseFile(fi)
+	chunk := uint64(d.msize - p9Hdr - 4)
+	var slots [p9Pipe]int
+	var asked [p9Pipe]uint64
 	got := uint64(0)
 	for got < n {
-		c := min(n-got, uint64(d.msize-p9Hdr-4))
-		s := d.slot()
-		m := d.begin(s, p9Tread)
-		m.u32(f.fid)
-		m.u64(uint64(pos) + got)
-		m.u32(uint32(c))
-		r, e := d.call(s, &m)
-		k := uint64(0)
-		if e == 0 {
-			k = uint64(r.u32())
-			src := r.take(uint32(k))
-			switch {
-			case r.bad || k > c:
-				e = -eIO
-			case !userOK(p+got, k, true): // unmapped while we slept
-				e = -eFAULT
-			default:
-				copy(userBytes(p+got, k), unsafe.Slice((*byte)(unsafe.Pointer(uintptr(src))), k))
-			}
+		k, off := 0, got
+		for k < p9Pipe && off < n && (k == 0 || d.free != 0) {
+			c := min(n-off, chunk)
+			s := d.slot()
+			m := d.begin(s, p9Tread)
+			m.u32(f.fid)
+			m.u64(uint64(pos) + off)
+			m.u32(uint32(c))
+			d.send(s, &m)
+			slots[k], asked[k] = s, c
+			k++
+			off += c
 		}
-		d.release(s)
-		if e < 0 {
+		// The replies, in order: a short one is the end of the file.
+		var err int64
+		short := false
+		for i := 0; i < k; i++ {
+			r, e := d.finish(slots[i])
+			if e == 0 && err == 0 && !short {
+				cnt := uint64(r.u32())
+				src := r.take(uint32(cnt))
+				switch {
+				case r.bad || cnt > asked[i]:
+					e = -eIO
+				case !userOK(p+got, cnt, true): // unmapped while we slept
+					e = -eFAULT
+				default:
+					copy(userBytes(p+got, cnt), unsafe.Slice((*byte)(unsafe.Pointer(uintptr(src))), cnt))
+					got += cnt
+					short = cnt < asked[i]
+				}
+			}
+			if e < 0 && err == 0 && !short {
+				err = e
+			}
+			d.release(slots[i])
+		}
+		if err < 0 {
 			if got > 0 {
 				break
 			}
-			return e
+			return err
 		}
-		got += k
-		if k < c {
+		if short {
 			break
 		}
 	}
@@ -579,38 +600,54 @@ func rWrite(f *file, p, n uint64, pos int64, usePos bool) int64 {
 		}
 		pos = nd.size
 	}
+	chunk := uint64(d.msize - p9Hdr - 16)
+	var slots [p9Pipe]int
+	var asked [p9Pipe]uint64
 	put := uint64(0)
 	for put < n {
-		c := min(n-put, uint64(d.msize-p9Hdr-16))
-		if !userOK(p+put, c, false) {
+		k, off := 0, put
+		var err int64
+		for k < p9Pipe && off < n && (k == 0 || d.free != 0) {
+			c := min(n-off, chunk)
+			if !userOK(p+off, c, false) {
+				err = -eFAULT
+				break
+			}
+			s := d.slot()
+			m := d.begin(s, p9Twrite)
+			m.u32(f.fid)
+			m.u64(uint64(pos) + off)
+			m.u32(uint32(c))
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(m.at(m.n)))), c), userBytes(p+off, c))
+			m.n += uint32(c)
+			d.send(s, &m)
+			slots[k], asked[k] = s, c
+			k++
+			off += c
+		}
+		short := false
+		for i := 0; i < k; i++ {
+			r, e := d.finish(slots[i])
+			if e == 0 && err == 0 && !short {
+				if cnt := uint64(r.u32()); r.bad || cnt > asked[i] {
+					e = -eIO
+				} else {
+					put += cnt
+					short = cnt < asked[i]
+				}
+			}
+			if e < 0 && err == 0 && !short {
+				err = e
+			}
+			d.release(slots[i])
+		}
+		if err < 0 {
 			if put > 0 {
 				break
 			}
-			return -eFAULT
+			return err
 		}
-		s := d.slot()
-		m := d.begin(s, p9Twrite)
-		m.u32(f.fid)
-		m.u64(uint64(pos) + put)
-		m.u32(uint32(c))
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(m.at(m.n)))), c), userBytes(p+put, c))
-		m.n += uint32(c)
-		r, e := d.call(s, &m)
-		k := uint64(0)
-		if e == 0 {
-			if k = uint64(r.u32()); r.bad || k > c {
-				e = -eIO
-			}
-		}
-		d.release(s)
-		if e < 0 {
-			if put > 0 {
-				break
-			}
-			return e
-		}
-		put += k
-		if k < c {
+		if short {
 			break
 		}
 	}

@@ -33,12 +33,11 @@ const (
 	p9MaxDevs = 8
 	p9Slots   = 8
 	p9BufSize = 128<<10 + 4096 // a slot's buffer, and the msize asked for
-	p9IOMax   = 128 << 10      // data bytes per Tread or Twrite
 	p9Hdr     = 7              // size[4] type[1] tag[2]
 	p9NoFid   = ^uint32(0)
 	// A waiting thread watches the used ring this long before it blocks
 	// when no other thread can run (a sleep and its wake-up cost more).
-	p9SpinNs = 200_000
+	p9SpinNs = 50_000
 	p9FidMax = 1024 // recycled fid numbers kept
 )
 
@@ -92,6 +91,7 @@ type p9dev struct {
 	async   uint32 // busy slots nobody waits for (clunks)
 	done    uint32 // completed slots not yet collected by their waiter
 	rlen    [p9Slots]uint32
+	want    [p9Slots]uint8  // the R-message type a slot's request expects
 	clunked [p9Slots]uint32 // the fid an async slot clunks: reusable once answered
 	rootFid uint32
 	nextFid uint32
@@ -373,6 +373,7 @@ func (d *p9dev) begin(s int, typ uint8) p9msg {
 // send publishes slot s's message of m.n bytes.
 func (d *p9dev) send(s int, m *p9msg) {
 	*(*uint32)(unsafe.Pointer(uintptr(m.buf))) = m.n
+	d.want[s] = *(*uint8)(unsafe.Pointer(uintptr(m.buf + 4))) + 1
 	q := &d.q
 	a, b := q.descAt(uint32(2*s)), q.descAt(uint32(2*s+1))
 	*a = virtio.Desc{Addr: m.buf, Len: m.n, Flags: virtio.DescFNext, Next: uint16(2*s + 1)}
@@ -421,18 +422,25 @@ func p9PollAll() {
 // reply positioned after its header, or -errno (Rlerror, or EIO for a
 // reply that is not the expected one).
 func (d *p9dev) call(s int, m *p9msg) (p9reply, int64) {
-	typ := *(*uint8)(unsafe.Pointer(uintptr(m.buf + 4)))
 	d.send(s, m)
+	return d.finish(s)
+}
+
+// finish waits for slot s's reply (its request sent) and checks it, as
+// call does.
+func (d *p9dev) finish(s int) (p9reply, int64) {
+	buf := d.bufs + uint64(s)*p9BufSize
+	typ := d.want[s]
 	d.wait(s)
-	r := p9reply{buf: m.buf, n: d.rlen[s], pos: p9Hdr}
+	r := p9reply{buf: buf, n: d.rlen[s], pos: p9Hdr}
 	if r.n < p9Hdr || r.n > d.msize {
 		return r, -eIO
 	}
-	if sz := *(*uint32)(unsafe.Pointer(uintptr(m.buf))); sz < r.n {
+	if sz := *(*uint32)(unsafe.Pointer(uintptr(buf))); sz < r.n {
 		r.n = sz
 	}
-	switch *(*uint8)(unsafe.Pointer(uintptr(m.buf + 4))) {
-	case typ + 1:
+	switch *(*uint8)(unsafe.Pointer(uintptr(buf + 4))) {
+	case typ:
 		return r, 0
 	case p9Rlerror:
 		e := int64(r.u32())

@@ -10,10 +10,10 @@
 //     directory, in mote on /tmp (the guest's tmpfs);
 //   - reads of a sealed file in mote against the same file read natively;
 //   - small-file create+write+close, stat, unlink per second, the same
-//     places.
-//
-// Host directory volumes (mote run -v, issue 6) are not there yet; when
-// they are, their row belongs here.
+//     places;
+//   - host directory volumes (mote run -v): the same three measurements on
+//     a volume against the native process on the same host directory (the
+//     host's temporary directory), with the ratio.
 package main
 
 import (
@@ -81,6 +81,20 @@ func main() {
 		nat("small", shm, small), nat("small", dir, small), gst("small", "/tmp", small))
 	fmt.Printf("\n%-36s %14s %14s\n", "", "native", "mote sealed")
 	fmt.Printf("%-36s %9.0f MB/s %9.0f MB/s\n", "sequential read of the "+mib+" MiB file", nat("read", big), gst("read", "/data/big"))
+
+	// Volumes: the same directory natively and through mote run -v.
+	vol := func(args ...string) float64 {
+		return med(func() string {
+			return run(nil, mote, append([]string{"run", "-m", "256M", "-v", dir + ":/vol", img, "--"}, args...)...)
+		})
+	}
+	fmt.Printf("\n%-36s %14s %14s %8s\n", "", "native "+os.TempDir(), "mote -v", "ratio")
+	row := func(what, unit string, n, g float64) {
+		fmt.Printf("%-36s %9.0f %s %9.0f %s %7.2fx\n", what, n, unit, g, unit, g/n)
+	}
+	row("sequential write + fsync", "MB/s", nat("write", dir, mib), vol("write", "/vol", mib))
+	row("sequential read of the "+mib+" MiB file", "MB/s", nat("read", big), vol("read", "/vol/big"))
+	row("small file create+stat+delete", "op/s", nat("small", dir, small), vol("small", "/vol", small))
 }
 
 func run(env []string, name string, args ...string) string {

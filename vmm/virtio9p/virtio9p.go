@@ -182,8 +182,6 @@ type session struct {
 	// Under the queue's lock.
 	pending map[uint16]*request // outstanding requests by tag
 	broken  bool                // the connection is gone: answer EIO
-
-	buf []byte // reader-owned
 }
 
 // request is a chain passed to the server, waiting for its reply.
@@ -607,19 +605,37 @@ func (d *Device) readReplies(s *session) {
 			d.complete(s, tag, r, nil, nil)
 			continue
 		}
-		if cap(s.buf) < body {
-			s.buf = make([]byte, body)
-		}
-		buf := s.buf[:body]
-		if _, err := io.ReadFull(s.respR, buf); err != nil {
+		// Straight into the request's buffers: they are the guest's to
+		// reuse only once the chain is returned.
+		if err := readInto(s.respR, r.out, hdr[:], body); err != nil {
 			d.breakSession(s, fmt.Errorf("reading from the 9P server: %v", err))
 			return
 		}
-		d.complete(s, tag, r, hdr[:], buf)
-		if cap(s.buf) > 1<<20 {
-			s.buf = nil // keep only small buffers around
+		d.complete(s, tag, r, hdr[:], nil)
+	}
+}
+
+// readInto puts hdr and then body bytes read from rd across the buffers
+// of segs (which hold enough room).
+func readInto(rd io.Reader, segs []virtq.Seg, hdr []byte, body int) error {
+	src := hdr
+	for _, sg := range segs {
+		buf := sg.Buf
+		n := copy(buf, src)
+		buf, src = buf[n:], src[n:]
+		if len(src) > 0 {
+			continue
+		}
+		k := min(len(buf), body)
+		if _, err := io.ReadFull(rd, buf[:k]); err != nil {
+			return err
+		}
+		body -= k
+		if body == 0 {
+			return nil
 		}
 	}
+	return nil
 }
 
 // complete gives the reply hdr+body to request r (Rlerror EIO if hdr is
@@ -634,8 +650,12 @@ func (d *Device) complete(s *session, tag uint16, r *request, hdr, body []byte) 
 	if hdr == nil {
 		d.answer(r.head, r.out, tag, unix.EIO)
 	} else {
-		scatter(r.out, hdr, body)
-		d.q.Push(r.head, uint32(len(hdr)+len(body)))
+		// The reply is in the buffers (readInto) unless body is given.
+		size := binary.LittleEndian.Uint32(hdr)
+		if body != nil {
+			scatter(r.out, hdr, body)
+		}
+		d.q.Push(r.head, size)
 		d.replies.Add(1)
 		d.replied.Store(true)
 	}

@@ -411,6 +411,9 @@ func mountDir(path []byte, fs uint8) int32 {
 		if len(name) == 0 || isDots(name) {
 			continue
 		}
+		if fsRemote[ind(dir).fs] != 0 {
+			return 0 // inside a volume: its names are the host's
+		}
 		rest := false
 		for _, c := range path {
 			if c != '/' {

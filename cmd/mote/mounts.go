@@ -92,6 +92,16 @@ func parseVolumes(specs []string, tmpfs []vmm.Tmpfs) ([]vmm.Volume, error) {
 	if len(tmpfs)+len(out) > maxMounts {
 		return nil, fmt.Errorf("mote: --tmpfs and -v: at most %d file systems besides /tmp", maxMounts)
 	}
+	// Nothing is mounted inside a volume: its mount point would have to
+	// be made in the host directory, and the guest would never see it
+	// (a volume's names are the host's).
+	for _, v := range out {
+		for p, flag := range seen {
+			if p != v.Guest && strings.HasPrefix(p, v.Guest+"/") {
+				return nil, fmt.Errorf("mote: %s %s is inside the volume at %s: mount it elsewhere", flag, p, v.Guest)
+			}
+		}
+	}
 	return out, nil
 }
 

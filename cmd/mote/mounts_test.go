@@ -101,6 +101,16 @@ func TestParseVolumes(t *testing.T) {
 	if _, err := parseVolumes([]string{"data:/cache/sub"}, tmpfs); err != nil {
 		t.Errorf("below a tmpfs: %v", err)
 	}
+	// Nothing inside a volume (its names are the host's).
+	if _, err := parseVolumes([]string{"data:/d", "static:/d/sub"}, nil); err == nil || !strings.Contains(err.Error(), "-v /d/sub is inside the volume at /d") {
+		t.Errorf("volume in a volume: %v", err)
+	}
+	if _, err := parseVolumes([]string{"data:/d"}, []vmm.Tmpfs{{Path: "/d/t"}}); err == nil || !strings.Contains(err.Error(), "--tmpfs /d/t is inside the volume at /d") {
+		t.Errorf("tmpfs in a volume: %v", err)
+	}
+	if _, err := parseVolumes([]string{"data:/d", "static:/dd"}, nil); err != nil {
+		t.Errorf("a sibling with the same prefix: %v", err)
+	}
 
 	// Together with the tmpfs, at most maxMounts file systems.
 	var many []vmm.Tmpfs

@@ -75,6 +75,7 @@ func setup() error {
 		"nettest":     "./progs/nettest",
 		"sockabi":     "./progs/sockabi",
 		"httpd":       "../examples/httpd",
+		"volume":      "./progs/volume",
 	} {
 		img := filepath.Join(work, name+".img")
 		if out, err := exec.Command(moteBin, "build", "-o", img, pkg).CombinedOutput(); err != nil {

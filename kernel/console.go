@@ -139,6 +139,16 @@ func exitGuest(status int) {
 				kprintNum(int64(cpuAt(abi.PerCPUBase + uint64(i)*abi.PerCPUSize).runs))
 			}
 		}
+		if np9devs > 0 {
+			kprint(", 9p calls ")
+			kprintNum(int64(p9Calls))
+			kprint(" kicks ")
+			kprintNum(int64(p9Kicks))
+			kprint(" sleeps ")
+			kprintNum(int64(p9Blocks))
+			kprint(" wait us ")
+			kprintNum(p9WaitNs / 1000)
+		}
 		kprint(", kernel boot us ")
 		kprintNum(bootDoneUs)
 		kprint(", first write us ")

@@ -1176,7 +1176,7 @@ func sysChmod(ino int64, mode uint64) int64 {
 		return -eROFS
 	}
 	if isRemote(int32(ino)) {
-		return rSetattr(int32(ino), p9SetMode, uint32(mode&0o7777), 0, 0, 0, ftime{}, ftime{})
+		return rSetattr(int32(ino), 0, p9SetMode, uint32(mode&0o7777), 0, 0, 0, ftime{}, ftime{})
 	}
 	nd := ind(int32(ino))
 	nd.mode = uint32(mode & 0o7777)
@@ -1192,14 +1192,16 @@ func sysChown(ino int64, uid, gid uint64) int64 {
 		return -eROFS
 	}
 	if isRemote(int32(ino)) {
-		valid := uint32(0)
-		if uint32(uid) != ^uint32(0) {
-			valid |= p9SetUID
+		// Both, -1 as the current owner: any chown of a file clears
+		// its set-user-ID bit on the host as here.
+		nd := ind(int32(ino))
+		if uint32(uid) == ^uint32(0) {
+			uid = uint64(nd.uid)
 		}
-		if uint32(gid) != ^uint32(0) {
-			valid |= p9SetGID
+		if uint32(gid) == ^uint32(0) {
+			gid = uint64(nd.gid)
 		}
-		return rSetattr(int32(ino), valid|p9SetCTime, 0, uint32(uid), uint32(gid), 0, ftime{}, ftime{})
+		return rSetattr(int32(ino), 0, p9SetUID|p9SetGID|p9SetCTime, 0, uint32(uid), uint32(gid), 0, ftime{}, ftime{})
 	}
 	nd := ind(int32(ino))
 	if uint32(uid) != ^uint32(0) {
@@ -1286,7 +1288,7 @@ func sysUtimensat(dirfd, path, times, flags uint64) int64 {
 		if set[1] {
 			valid |= p9SetMTime | p9SetMSet
 		}
-		return rSetattr(int32(ino), valid, 0, 0, 0, 0, t[0], t[1])
+		return rSetattr(int32(ino), 0, valid, 0, 0, 0, 0, t[0], t[1])
 	}
 	nd := ind(int32(ino))
 	if set[0] {
@@ -1314,7 +1316,7 @@ func sysTruncate(ino, size int64) int64 {
 	case isRemote(int32(ino)) && nd.kind != ndRFile:
 		return -eINVAL
 	case isRemote(int32(ino)):
-		return rSetattr(int32(ino), p9SetSize|p9SetMTime|p9SetCTime, 0, 0, 0, size, ftime{}, ftime{})
+		return rSetattr(int32(ino), 0, p9SetSize|p9SetMTime|p9SetCTime, 0, 0, 0, size, ftime{}, ftime{})
 	case nd.kind == ndSealed:
 		if e := tmpAdopt(nd, false); e < 0 {
 			return e
@@ -1338,6 +1340,13 @@ func sysFtruncate(fd uint64, size int64) int64 {
 	}
 	if f.kind != fkFile || !canWrite(f) {
 		return -eINVAL
+	}
+	if f.fid != 0 && size >= 0 {
+		// Through the open file: it works after its last name is gone.
+		fi := rIO(f)
+		e := rSetattr(f.node, f.fid, p9SetSize|p9SetMTime|p9SetCTime, 0, 0, 0, size, ftime{}, ftime{})
+		releaseFile(fi)
+		return e
 	}
 	return sysTruncate(int64(f.node), size)
 }

@@ -918,8 +918,9 @@ const (
 	p9SetMSet  = 0x100
 )
 
-// rSetattr changes attributes of a remote inode.
-func rSetattr(ino int32, valid, mode, uid, gid uint32, size int64, at, mt ftime) int64 {
+// rSetattr changes attributes of a remote inode, through fid (0: the
+// inode's own; an open file's works after the last name is gone).
+func rSetattr(ino int32, fid, valid, mode, uid, gid uint32, size int64, at, mt ftime) int64 {
 	nd := ind(ino)
 	d, e := rReady(nd)
 	if e < 0 {
@@ -928,9 +929,12 @@ func rSetattr(ino int32, valid, mode, uid, gid uint32, size int64, at, mt ftime)
 	if fsReadOnly[nd.fs] {
 		return -eROFS
 	}
+	if fid == 0 {
+		fid = nd.fid
+	}
 	s := d.slot()
 	m := d.begin(s, p9Tsetattr)
-	m.u32(nd.fid)
+	m.u32(fid)
 	m.u32(valid)
 	m.u32(mode)
 	m.u32(uid)

@@ -37,7 +37,7 @@ const (
 	p9NoFid   = ^uint32(0)
 	// A waiting thread watches the used ring this long before it blocks
 	// when no other thread can run (a sleep and its wake-up cost more).
-	p9SpinNs = 50_000
+	p9SpinNs = 150_000
 	p9FidMax = 1024 // recycled fid numbers kept
 )
 
@@ -108,6 +108,7 @@ var (
 
 	// Counters for --debug.
 	p9Calls, p9Kicks, p9Blocks uint64
+	p9WaitNs                   int64 // time threads spent waiting for replies
 )
 
 // p9msg builds a T-message in a slot's buffer.
@@ -455,11 +456,13 @@ func (d *p9dev) finish(s int) (p9reply, int64) {
 // wait returns once slot s's reply is in.
 func (d *p9dev) wait(s int) {
 	bit := uint32(1) << s
-	end := uptime() + p9SpinNs
+	start := uptime()
+	end := start + p9SpinNs
 	for {
 		d.poll()
 		if d.done&bit != 0 {
 			d.done &^= bit
+			p9WaitNs += uptime() - start
 			return
 		}
 		if runqHead == 0 && uptime() < end {

@@ -29,33 +29,17 @@ import (
 
 // fsABIVolumeDiffs are the checks of progs/fsabi whose result on a volume
 // differs from Linux's on a local file system: the guest's line and why.
-// Each is a limit of 9P2000.L or of the 9P server library, shared by
-// Linux's own 9p client unless said otherwise. Every other check must
-// print what Linux prints.
+// Each is a limit of 9P2000.L, shared by Linux's own 9p client. Every
+// other check must print what Linux prints.
 var fsABIVolumeDiffs = map[string]struct{ guest, why string }{
-	// Set-user-ID and set-group-ID bits: github.com/hugelgupf/p9 masks
-	// the mode of create and setattr to 01777 before p9fs sees it.
-	"open.create_04755_stat":             {"-rwxr-xr-x nlink=1 uid=0 gid=0 size=0", "the p9 library drops S_ISUID at create"},
-	"mode.chmod_urw-r--r--":              {"OK -rw-r--r-- nlink=1 uid=0 gid=0 size=1", "the p9 library drops S_ISUID in setattr"},
-	"mode.chmod_grwxr-xr-x":              {"OK -rwxr-xr-x nlink=1 uid=0 gid=0 size=1", "the p9 library drops S_ISGID in setattr"},
-	"mode.chmod_raw_07777":               {"OK trwxrwxrwx nlink=1 uid=0 gid=0 size=1", "the p9 library drops S_ISUID and S_ISGID in setattr (the sticky bit stays)"},
-	"mode.chown_keeps_setgid_without_gx": {"OK -rwxr--r-x nlink=1 uid=0 gid=0 size=1", "S_ISGID never got set (the p9 library drops it)"},
-	"mode.chown_dir_keeps_setgid":        {"OK drwxr-xr-x nlink=2 uid=0 gid=0", "S_ISGID never got set on the directory (the p9 library drops it)"},
-	"mode.setgid_dir_new_file":           {"-rw-r--r-- nlink=1 uid=0 gid=0 size=0", "the directory has no S_ISGID (dropped), so a new file does not inherit its group"},
-	"mode.setgid_dir_new_dir":            {"drwxr-xr-x nlink=2 uid=0 gid=0", "the directory has no S_ISGID (dropped), so a new directory does not inherit its group nor the bit"},
-	"rename.exchange":                    {"EINVAL", "RENAME_EXCHANGE: 9P has no exchange (Linux's 9p client is the same)"},
-	"rename.exchange_content":            {`"n2" "n1"`, "RENAME_EXCHANGE failed, so nothing moved"},
-	"truncate.fallocate":                 {"ENOTSUP", "fallocate: EOPNOTSUPP, as Linux's 9p client"},
-	"truncate.fallocate_stat":            {"-rw-r--r-- nlink=1 uid=0 gid=0 size=0", "fallocate failed"},
-	"truncate.fallocate_inside":          {"ENOTSUP", "fallocate: EOPNOTSUPP, as Linux's 9p client"},
-	"truncate.fallocate_inside_stat":     {"-rw-r--r-- nlink=1 uid=0 gid=0 size=0", "fallocate failed"},
-	"truncate.fallocate_keep_size":       {"ENOTSUP", "fallocate: EOPNOTSUPP, as Linux's 9p client"},
-	"truncate.fallocate_keep_size_stat":  {"-rw-r--r-- nlink=1 uid=0 gid=0 size=0", "fallocate failed (also the ones before)"},
-	"unlinked.truncate":                  {"truncate EINVAL", "the p9 library refuses setattr on a fid whose file was unlinked"},
-	"unlinked.fstat_after_truncate":      {"3", "the ftruncate failed"},
-	"unlinked.chmod":                     {"chmod EINVAL", "the p9 library refuses setattr on a fid whose file was unlinked"},
-	"unlinked.fstat_after_chmod":         {"-rw-r--r-- nlink=0 uid=0 gid=0 size=3", "the fchmod (and the ftruncate before) failed"},
-	"unlinked.old_after_recreate":        {`"def"`, "the ftruncate of the unlinked file failed"},
+	"rename.exchange":                   {"EINVAL", "RENAME_EXCHANGE: 9P has no exchange (Linux's 9p client is the same)"},
+	"rename.exchange_content":           {`"n2" "n1"`, "RENAME_EXCHANGE failed, so nothing moved"},
+	"truncate.fallocate":                {"ENOTSUP", "fallocate: EOPNOTSUPP, as Linux's 9p client"},
+	"truncate.fallocate_stat":           {"-rw-r--r-- nlink=1 uid=0 gid=0 size=0", "fallocate failed"},
+	"truncate.fallocate_inside":         {"ENOTSUP", "fallocate: EOPNOTSUPP, as Linux's 9p client"},
+	"truncate.fallocate_inside_stat":    {"-rw-r--r-- nlink=1 uid=0 gid=0 size=0", "fallocate failed"},
+	"truncate.fallocate_keep_size":      {"ENOTSUP", "fallocate: EOPNOTSUPP, as Linux's 9p client"},
+	"truncate.fallocate_keep_size_stat": {"-rw-r--r-- nlink=1 uid=0 gid=0 size=0", "fallocate failed (also the ones before)"},
 }
 
 // TestVolumeFSABI runs progs/fsabi natively on a scratch directory and in

@@ -105,7 +105,7 @@ func (v *vm) setupVolumes() error {
 		dev, err := virtio9p.New(virtio9p.Config{
 			Mem:        v.mem.b,
 			Tag:        volumeTag(i),
-			Serve:      vol.fs.Serve,
+			NewSession: func() virtio9p.Handler { return vol.fs.NewSession() },
 			Wake:       v.wakeIdle,
 			Logf:       v.deviceLog,
 			SpinWindow: volumeSpin(),

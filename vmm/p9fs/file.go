@@ -50,7 +50,6 @@ const (
 // (which could be anything the process has open).
 type file struct {
 	fs       *FS
-	conn     *conn  // the Serve connection it belongs to, or nil
 	typ      uint32 // S_IFMT bits; an inode's type never changes
 	dev, ino uint64
 
@@ -70,12 +69,10 @@ var _ p9.File = (*file)(nil)
 var hostEndian = binary.NativeEndian
 
 // newFile takes ownership of fd and parentFd (a directory's parentFd is
-// closed: directories never need their parent). It fails with EBADF, having
-// closed both, once the connection c has ended.
-func newFile(fs *FS, c *conn, fd int, st *unix.Stat_t, parentFd int, name string) (*file, error) {
+// closed: directories never need their parent).
+func newFile(fs *FS, fd int, st *unix.Stat_t, parentFd int, name string) (*file, error) {
 	f := &file{
 		fs:       fs,
-		conn:     c,
 		fd:       fd,
 		typ:      st.Mode & unix.S_IFMT,
 		dev:      uint64(st.Dev),
@@ -88,10 +85,6 @@ func newFile(fs *FS, c *conn, fd int, st *unix.Stat_t, parentFd int, name string
 		f.parentFd = -1
 	}
 	f.ioFd.Store(-1)
-	if c != nil && !c.add(f) {
-		f.closeFds()
-		return nil, linux.EBADF
-	}
 	return f, nil
 }
 
@@ -179,7 +172,7 @@ func (f *file) walk(names []string) ([]p9.QID, *file, *unix.Stat_t, error) {
 				return nil, nil, nil, errno(err)
 			}
 		}
-		nf, err := newFile(f.fs, f.conn, fd, &st, pfd, f.name)
+		nf, err := newFile(f.fs, fd, &st, pfd, f.name)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -222,7 +215,7 @@ func (f *file) walk(names []string) ([]p9.QID, *file, *unix.Stat_t, error) {
 				unix.Close(fd)
 				return nil, nil, nil, errno(err)
 			}
-			nf, err := newFile(f.fs, f.conn, fd, st, pfd, name)
+			nf, err := newFile(f.fs, fd, st, pfd, name)
 			if err != nil {
 				return nil, nil, nil, err
 			}
@@ -923,7 +916,7 @@ func (f *file) Create(name string, flags p9.OpenFlags, perm p9.FileMode, _ p9.UI
 		unix.Close(pathFd)
 		return nil, p9.QID{}, 0, errno(err)
 	}
-	nf, err := newFile(f.fs, f.conn, pathFd, &st, pfd, name)
+	nf, err := newFile(f.fs, pathFd, &st, pfd, name)
 	if err != nil {
 		unix.Close(fd)
 		return nil, p9.QID{}, 0, err
@@ -1064,8 +1057,47 @@ func (f *file) RenameAt(oldName string, newDir p9.File, newName string) error {
 	return errno(unix.Renameat(f.fd, oldName, nd.fd, newName))
 }
 
-// Rename implements p9.File.Rename; the p9 server uses RenameAt instead.
-func (f *file) Rename(p9.File, string) error { return linux.ENOSYS }
+// Rename implements p9.File.Rename (Trename).
+func (f *file) Rename(newDir p9.File, newName string) error {
+	nd, ok := newDir.(*file)
+	if !ok {
+		return linux.EXDEV
+	}
+	return f.renameSelf(nd, newName)
+}
+
+// renameSelf moves a non-directory, by the parent and name it was reached
+// by, to newName in nd; the file then knows its new name.
+func (f *file) renameSelf(nd *file, newName string) error {
+	if err := checkName(newName); err != nil {
+		return err
+	}
+	if f.fs.readOnly {
+		return linux.EROFS
+	}
+	if nd.fs != f.fs {
+		return linux.EXDEV
+	}
+	if err := f.acquire(); err != nil {
+		return err
+	}
+	if f.typ == unix.S_IFDIR || f.parentFd < 0 {
+		f.release()
+		return linux.EOPNOTSUPP // a directory is renamed with RenameAt
+	}
+	if err := nd.acquire(); err != nil {
+		f.release()
+		return err
+	}
+	err := unix.Renameat(f.parentFd, f.name, nd.fd, newName)
+	nd.release()
+	f.release()
+	if err != nil {
+		return errno(err)
+	}
+	f.Renamed(nd, newName)
+	return nil
+}
 
 // Renamed implements p9.File.Renamed: the file is now newName in newDir.
 // A directory keeps no name; a non-directory takes a descriptor of newDir.
@@ -1145,9 +1177,6 @@ func (f *file) Close() error {
 	f.rw.Lock()
 	f.closeFds()
 	f.rw.Unlock()
-	if f.conn != nil {
-		f.conn.remove(f)
-	}
 	return nil
 }
 

@@ -124,10 +124,10 @@ func (fs *FS) ReadOnly() bool { return fs.readOnly }
 // Attach implements p9.Attacher: it returns the root of the volume. (To
 // serve a connection, use Serve.)
 func (fs *FS) Attach() (p9.File, error) {
-	return fs.attach(nil)
+	return fs.attach()
 }
 
-func (fs *FS) attach(c *conn) (p9.File, error) {
+func (fs *FS) attach() (p9.File, error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if fs.rootFd < 0 {
@@ -142,7 +142,7 @@ func (fs *FS) attach(c *conn) (p9.File, error) {
 		unix.Close(fd)
 		return nil, errno(err)
 	}
-	f, err := newFile(fs, c, fd, &st, -1, "")
+	f, err := newFile(fs, fd, &st, -1, "")
 	if err != nil {
 		return nil, err
 	}

@@ -1215,7 +1215,7 @@ func TestServeEndsUnderLoad(t *testing.T) {
 		c.Close()
 		select {
 		case <-done:
-		case <-time.After(answerTimeout + 5*time.Second):
+		case <-time.After(10 * time.Second):
 			t.Fatal("Serve did not return")
 		}
 		// The p9 client can hang a worker when its connection dies (its
@@ -1235,33 +1235,6 @@ func TestServeEndsUnderLoad(t *testing.T) {
 	}
 	if after := count(); after != before {
 		t.Errorf("%d descriptors before, %d after", before, after)
-	}
-	// Let the library's goroutines unwind (unwindGrace) before the next test.
-	time.Sleep(unwindGrace + 100*time.Millisecond)
-}
-
-func TestFramer(t *testing.T) {
-	var stream []byte
-	msgs := 0
-	rnd := rand.New(rand.NewSource(2))
-	for i := 0; i < 200; i++ {
-		size := 7 + rnd.Intn(300)
-		m := make([]byte, size)
-		m[0], m[1], m[2], m[3] = byte(size), byte(size>>8), 0, 0
-		stream = append(stream, m...)
-		msgs++
-	}
-	for trial := 0; trial < 20; trial++ {
-		var fr framer
-		got := 0
-		for b := stream; len(b) > 0; {
-			k := 1 + rnd.Intn(min(len(b), 50))
-			got += fr.feed(b[:k])
-			b = b[k:]
-		}
-		if got != msgs || fr.left != 0 || fr.n != 0 {
-			t.Fatalf("trial %d: %d messages, want %d (left %d, n %d)", trial, got, msgs, fr.left, fr.n)
-		}
 	}
 }
 

@@ -119,6 +119,12 @@ type Config struct {
 	// of its own for each driver session, and closes rd and wr when it
 	// returns.
 	Serve func(rd io.ReadCloser, wr io.WriteCloser) error
+	// NewSession, if set, is used instead of Serve: each driver session
+	// gets a Handler, which the poller calls for each request in turn, on
+	// its own goroutine (no connection, no hand-off to other goroutines:
+	// a round trip is as fast as the server's work). The request and the
+	// reply are the chain's own buffers when each is one piece.
+	NewSession func() Handler
 	// Wake ends the HcIdle of a vCPU (without blocking).
 	Wake func()
 	// Logf, if set, reports guest driver errors and server failures
@@ -127,6 +133,16 @@ type Config struct {
 	// SpinWindow overrides the package's SpinWindow: 0 means SpinWindow,
 	// a negative value no spinning.
 	SpinWindow time.Duration
+}
+
+// Handler answers 9P requests synchronously (vmm/p9fs's Session). Handle
+// gets one whole T-message and room for the reply (at least 11 bytes),
+// which may be the request's own memory, and returns the reply's length
+// (an Rlerror when it fails); 0 returns the chain unanswered. Close ends
+// the session (its fids).
+type Handler interface {
+	Handle(req, reply []byte) int
+	Close()
 }
 
 // Stats are the device's counters.
@@ -154,6 +170,12 @@ type Device struct {
 	closed bool     // Close has begun
 	sess   *session // the live session's connection, nil if none
 	segs   []virtq.Seg
+
+	// Synchronous mode (Config.NewSession).
+	hmu     sync.Mutex // held while the handler runs, and to close it
+	handler Handler    // the live session's, nil if none (under q's lock and hmu)
+	taken   []uint16   // poller-owned: chains popped, to answer
+	scratch []byte     // poller-owned: requests and replies in pieces
 
 	// Poller-owned.
 	out [][]byte // T-message pieces to write, in guest memory
@@ -204,7 +226,7 @@ func New(cfg Config) (*Device, error) {
 		return nil, fmt.Errorf("virtio-9p: mount tag %q: must be 1 to %d bytes", cfg.Tag, MaxTagLen)
 	case containsNUL(cfg.Tag):
 		return nil, fmt.Errorf("virtio-9p: mount tag %q contains a NUL byte", cfg.Tag)
-	case cfg.Serve == nil:
+	case cfg.Serve == nil && cfg.NewSession == nil:
 		return nil, errors.New("virtio-9p: no 9P server")
 	}
 	if cfg.Wake == nil {
@@ -276,6 +298,8 @@ func (d *Device) Close() error {
 	d.closed, d.live = true, false
 	s := d.sess
 	d.sess = nil
+	h := d.handler
+	d.handler = nil
 	if s != nil {
 		s.broken = true
 		clear(s.pending)
@@ -286,6 +310,9 @@ func (d *Device) Close() error {
 	}
 	d.poke()
 	<-d.done
+	if h != nil {
+		h.Close()
+	}
 	d.readers.Wait()
 	served := make(chan struct{})
 	go func() {
@@ -354,6 +381,17 @@ func (td *transportDev) Start(features uint64) {
 		d.q.Unlock()
 		return
 	}
+	if d.cfg.NewSession != nil {
+		h := d.cfg.NewSession()
+		d.hmu.Lock()
+		d.handler, d.live = h, true
+		d.hmu.Unlock()
+		d.q.SetNoNotify(true)
+		d.q.Unlock()
+		d.sessions.Add(1)
+		d.poke()
+		return
+	}
 	s := &session{pending: map[uint16]*request{}}
 	s.reqR, s.reqW = io.Pipe()
 	s.respR, s.respW = io.Pipe()
@@ -386,6 +424,17 @@ func (td *transportDev) Stop() {
 	d.q.Lock()
 	s := d.sess
 	d.sess, d.live = nil, false
+	h := d.handler
+	d.handler = nil
+	if h != nil {
+		// The poller may be in Handle: wait for it (outside q's lock,
+		// which it takes to return the chain).
+		d.q.Unlock()
+		d.hmu.Lock()
+		h.Close()
+		d.hmu.Unlock()
+		d.q.Lock()
+	}
 	if s != nil {
 		s.broken = true
 		clear(s.pending)
@@ -411,6 +460,9 @@ func (td *transportDev) Notify(uint32) {
 // device answers itself are returned at once. It reports whether there
 // was any.
 func (d *Device) service() bool {
+	if d.cfg.NewSession != nil {
+		return d.serviceSync()
+	}
 	d.q.Lock()
 	if !d.live {
 		d.q.Unlock()
@@ -766,4 +818,120 @@ func (d *Device) setNoNotify() {
 		d.q.SetNoNotify(true)
 	}
 	d.q.Unlock()
+}
+
+// serviceSync answers every available chain with the session's handler
+// (Config.NewSession), in order, on the poller's goroutine.
+func (d *Device) serviceSync() bool {
+	d.q.Lock()
+	if !d.live {
+		d.q.Unlock()
+		return false
+	}
+	n := d.q.Pending()
+	d.taken = d.taken[:0]
+	for i := 0; i < n; i++ {
+		head, ok := d.q.Pop()
+		if !ok {
+			break
+		}
+		d.taken = append(d.taken, head)
+	}
+	qerr := d.q.TakeErr()
+	d.q.Unlock()
+	d.queueError(qerr)
+	for _, head := range d.taken {
+		d.answerSync(head)
+	}
+	return n > 0
+}
+
+// answerSync answers the chain at head and returns it.
+func (d *Device) answerSync(head uint16) {
+	d.q.Lock()
+	segs, err := d.q.Chain(head, d.segs[:0])
+	d.segs = segs[:0]
+	d.q.Unlock()
+	length := uint32(0)
+	if err != nil {
+		d.logf("virtio-9p: request queue: %v (chain returned unused)", err)
+	} else {
+		length = d.handleSync(segs)
+	}
+	d.q.Lock()
+	if !d.live {
+		d.q.Unlock()
+		return // reset meanwhile: the queue is gone
+	}
+	d.q.Push(head, length)
+	notify := d.q.Publish()
+	d.q.Unlock()
+	if notify {
+		d.wake()
+	}
+}
+
+// handleSync runs the handler on the request in segs and returns the
+// reply's length.
+func (d *Device) handleSync(segs []virtq.Seg) uint32 {
+	k := 0
+	for k < len(segs) && !segs[k].Write {
+		k++
+	}
+	in, out := segs[:k], segs[k:]
+	for _, sg := range out {
+		if !sg.Write {
+			d.logf("virtio-9p: device-readable buffer after a device-writable one (chain returned unused)")
+			d.errs.Add(1)
+			return 0
+		}
+	}
+	room := 0
+	for _, sg := range out {
+		room += len(sg.Buf)
+	}
+	if room < rlerrorSize || len(in) == 0 {
+		d.logf("virtio-9p: request without room for a reply or without a message (chain returned unused)")
+		d.errs.Add(1)
+		return 0
+	}
+	// One piece each (as mote's driver posts them): in place.
+	var req, reply []byte
+	if len(in) == 1 {
+		req = in[0].Buf
+	} else {
+		total := 0
+		for _, sg := range in {
+			total += len(sg.Buf)
+		}
+		d.scratch = d.scratch[:0]
+		for _, sg := range in {
+			d.scratch = append(d.scratch, sg.Buf...)
+		}
+		req = d.scratch[:total]
+	}
+	gathered := len(out) > 1
+	if gathered {
+		reply = make([]byte, min(room, MaxMessage))
+	} else {
+		reply = out[0].Buf
+	}
+	d.hmu.Lock()
+	h := d.handler
+	n := 0
+	if h != nil {
+		n = h.Handle(req, reply)
+	}
+	d.hmu.Unlock()
+	if n == 0 {
+		d.errs.Add(1)
+		return 0
+	}
+	d.requests.Add(1)
+	d.replies.Add(1)
+	d.replied.Store(true)
+	if gathered {
+		scatter(out, reply[:n], nil)
+	}
+	return uint32(n)
 }

@@ -85,7 +85,7 @@ func main() {
 	// Volumes: the same directory natively and through mote run -v.
 	vol := func(args ...string) float64 {
 		return med(func() string {
-			return run(nil, mote, append([]string{"run", "-m", "256M", "-v", dir + ":/vol", img, "--"}, args...)...)
+			return run(nil, mote, append([]string{"run", "-m", mem, "-v", dir + ":/vol", img, "--"}, args...)...)
 		})
 	}
 	fmt.Printf("\n%-36s %14s %14s %8s\n", "", "native "+os.TempDir(), "mote -v", "ratio")

@@ -1,11 +1,15 @@
 // Package p9fs serves one host directory to a guest as a 9P2000.L file
 // system, the server side of a `mote run -v HOST:GUEST[:ro]` volume.
 //
-// New opens HOST once and returns an *FS; FS.Serve answers one connection
-// (a byte stream of 9P messages) until it ends. *FS is also the
-// p9.Attacher of github.com/hugelgupf/p9: every attach is the root of HOST.
-// Use Serve rather than that package's Server.Handle, which can panic when
-// a connection ends (see Serve).
+// New opens HOST once and returns an *FS. A Session (FS.NewSession)
+// answers one client's requests synchronously, message by message: the
+// virtio-9p device calls it for each request it takes off the virtqueue.
+// FS.Serve runs a Session over a byte stream. The files implement
+// p9.File of github.com/hugelgupf/p9 (whose types the package uses), and
+// *FS is a p9.Attacher (every attach is the root of HOST); the package's
+// own server replaced that library's, which costs goroutine hand-offs per
+// request, masks set-user-ID and set-group-ID bits away, and refuses
+// setattr on a file whose name was removed.
 //
 // # What it guarantees
 //
@@ -122,7 +126,7 @@ func New(root string, readOnly bool) (*FS, error) {
 func (fs *FS) ReadOnly() bool { return fs.readOnly }
 
 // Attach implements p9.Attacher: it returns the root of the volume. (To
-// serve a connection, use Serve.)
+// serve a connection, use NewSession or Serve.)
 func (fs *FS) Attach() (p9.File, error) {
 	return fs.attach()
 }

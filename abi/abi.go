@@ -201,6 +201,12 @@ type BootInfo struct {
 	FilesLen    uint64
 	MountsGPA   uint64 // file systems to mount at boot (Mount), after the strings; 0: none
 	MountsLen   uint64
+	// HostSignals are signals the host sends the program (bit sig-1:
+	// mote stop's SIGTERM, a forwarded Ctrl-C). The monitor sets bits
+	// with an atomic OR and ends an idle; the guest takes them with an
+	// atomic swap at its scheduling points and timer ticks and delivers
+	// each as kill(2) from outside would (SI_USER).
+	HostSignals uint64
 }
 
 // Mounts at boot (BootInfo.MountsGPA): each mount is three NUL-terminated

@@ -1,6 +1,11 @@
 package kernel
 
-import "unsafe"
+import (
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/motevm/mote/abi"
+)
 
 // Signals with Linux semantics, enough for the Go runtime: faults become
 // SIGSEGV/SIGFPE/SIGILL/SIGTRAP delivered to its handlers (so they turn into
@@ -201,17 +206,35 @@ func sysKill(pid, sig uint64) int64 {
 	if sig == 0 {
 		return 0
 	}
-	// Process-directed: the first thread that does not block it.
+	signalProcess(int(sig))
+	return 0
+}
+
+// signalProcess sends a process-directed signal: to the first thread that
+// does not block it (else to the running one).
+func signalProcess(sig int) {
 	target := curThread()
 	for p := allThreads; p != 0; p = threadAt(p).allNext {
 		t := threadAt(p)
-		if t.state != tsDead && t.sigmask&sigbit(int(sig)) == 0 {
+		if t.state != tsDead && t.sigmask&sigbit(sig) == 0 {
 			target = t
 			break
 		}
 	}
-	sendSignal(target, int(sig), siUser, 0)
-	return 0
+	sendSignal(target, sig, siUser, 0)
+}
+
+// hostSignals delivers the signals the monitor posted (abi.BootInfo
+// HostSignals); devPoll calls it when the word is not zero.
+func hostSignals() {
+	bi := (*abi.BootInfo)(unsafe.Pointer(uintptr(abi.BootInfoBase)))
+	set := atomic.SwapUint64(&bi.HostSignals, 0)
+	for sig := 1; sig <= nsig && set != 0; sig++ {
+		if set&sigbit(sig) != 0 {
+			set &^= sigbit(sig)
+			signalProcess(sig)
+		}
+	}
 }
 
 // Default dispositions that ignore the signal.

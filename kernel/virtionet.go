@@ -320,6 +320,9 @@ func devPoll() {
 	if np9devs > 0 {
 		p9PollAll()
 	}
+	if atomic.LoadUint64(&(*abi.BootInfo)(unsafe.Pointer(uintptr(abi.BootInfoBase))).HostSignals) != 0 {
+		hostSignals()
+	}
 	if netdev.fi < 0 {
 		return
 	}

@@ -35,7 +35,8 @@ const (
 	biFilesLen    = biFilesGPA + 8
 	biMountsGPA   = biFilesLen + 8
 	biMountsLen   = biMountsGPA + 8
-	biSize        = biMountsLen + 8
+	biHostSignals = biMountsLen + 8
+	biSize        = biHostSignals + 8
 
 	// abi.NetConfig
 	ncIPv4        = 0
@@ -80,6 +81,7 @@ func encodeBootInfo(b []byte, bi *abi.BootInfo) {
 	le.PutUint64(b[biFilesLen:], bi.FilesLen)
 	le.PutUint64(b[biMountsGPA:], bi.MountsGPA)
 	le.PutUint64(b[biMountsLen:], bi.MountsLen)
+	le.PutUint64(b[biHostSignals:], bi.HostSignals)
 }
 
 // Tmpfs is a tmpfs the guest mounts at boot (mote run --tmpfs).

@@ -40,6 +40,7 @@ func TestBootInfoLayout(t *testing.T) {
 		{"FilesLen", unsafe.Offsetof(bi.FilesLen), biFilesLen},
 		{"MountsGPA", unsafe.Offsetof(bi.MountsGPA), biMountsGPA},
 		{"MountsLen", unsafe.Offsetof(bi.MountsLen), biMountsLen},
+		{"HostSignals", unsafe.Offsetof(bi.HostSignals), biHostSignals},
 		{"size", unsafe.Sizeof(bi), biSize},
 		{"Net.IPv4", unsafe.Offsetof(bi.Net.IPv4), ncIPv4},
 		{"Net.Prefix4", unsafe.Offsetof(bi.Net.Prefix4), ncPrefix4},

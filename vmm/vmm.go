@@ -13,7 +13,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -50,6 +52,10 @@ type Config struct {
 	// Context, if set, stops the guest when cancelled: Run then returns
 	// InterruptedStatus (with Debug, after printing each vCPU's state).
 	Context context.Context
+	// Signals, if set, carries signals for the program (1 to 64): each is
+	// delivered as a kill(2) from outside would be, so os/signal sees it
+	// (mote stop's SIGTERM, a Ctrl-C forwarded by mote run).
+	Signals <-chan syscall.Signal
 	// Net is the guest's network (a virtio-net device), for images that
 	// link the guest network stack.
 	Net NetConfig
@@ -511,6 +517,18 @@ func (v *vm) run() int {
 			}
 		}()
 	}
+	if sigs := v.cfg.Signals; sigs != nil {
+		go func() {
+			for {
+				select {
+				case sig := <-sigs:
+					v.signal(sig)
+				case <-v.done:
+					return
+				}
+			}
+		}()
+	}
 	// Debugging a hung guest: MOTE_DUMP_AFTER=5s prints every vCPU's state
 	// after that time and stops the guest.
 	if d, err := time.ParseDuration(os.Getenv("MOTE_DUMP_AFTER")); err == nil && d > 0 {
@@ -524,6 +542,17 @@ func (v *vm) run() int {
 	v.writeStats(v.cfg.Stderr) // MOTE_STATS=1 only
 	v.writeProfile()
 	return v.status
+}
+
+// signal posts sig in the guest's abi.BootInfo.HostSignals and ends an
+// idle vCPU's sleep; a busy one takes it at its next tick.
+func (v *vm) signal(sig syscall.Signal) {
+	if sig < 1 || sig > 64 {
+		return
+	}
+	w := (*atomic.Uint64)(unsafe.Pointer(&v.mem.b[abi.BootInfoBase+biHostSignals]))
+	w.Or(1 << (uint(sig) - 1))
+	v.wakeIdle()
 }
 
 // stop ends the run with status (the first call wins) and kicks every vCPU

@@ -63,6 +63,43 @@ func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 }
 
+// forwardSignals passes SIGINT, SIGTERM and SIGHUP on to a running guest
+// (the channel goes to vmm.Config.Signals); a second SIGINT or SIGTERM
+// cancels the returned context instead, which stops the guest. stop ends
+// the forwarding.
+func forwardSignals(parent context.Context) (ctx context.Context, sigs <-chan syscall.Signal, stop func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	in := make(chan os.Signal, 4)
+	out := make(chan syscall.Signal, 4)
+	done := make(chan struct{})
+	signal.Notify(in, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		stopping := false
+		for {
+			select {
+			case s := <-in:
+				sig := s.(syscall.Signal)
+				if stopping && sig != syscall.SIGHUP {
+					cancel(fmt.Errorf("%v again", sig))
+					continue
+				}
+				stopping = stopping || sig != syscall.SIGHUP
+				select {
+				case out <- sig:
+				default:
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return ctx, out, func() {
+		signal.Stop(in)
+		close(done)
+		cancel(nil)
+	}
+}
+
 // errorLine formats err as the one line mote prints: "mote: <sentence>".
 // Errors that already name their command ("mote build: ...") keep it.
 func errorLine(err error) string {

@@ -94,14 +94,18 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 			if err != nil {
 				return err
 			}
-			// SIGINT and SIGTERM stop the build, or the guest (which
-			// then exits with vmm.InterruptedStatus).
-			ctx, stop := interruptible(cmd.Context())
-			defer stop()
-			imgPath, err := runTarget(ctx, targets, verbose, stderr)
+			// SIGINT and SIGTERM stop the build. While the guest
+			// runs, SIGINT, SIGTERM and SIGHUP go to the program (its
+			// os/signal handlers, or their default action); a second
+			// SIGINT or SIGTERM stops the guest (vmm.InterruptedStatus).
+			bctx, stop := interruptible(cmd.Context())
+			imgPath, err := runTarget(bctx, targets, verbose, stderr)
+			stop()
 			if err != nil {
 				return err
 			}
+			ctx, guestSigs, unforward := forwardSignals(cmd.Context())
+			defer unforward()
 			status, err := vmm.Run(vmm.Config{
 				ImagePath:   imgPath,
 				MemoryBytes: mem,
@@ -117,6 +121,7 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 				Debug:       debug,
 				Profile:     profile,
 				Context:     ctx,
+				Signals:     guestSigs,
 				Net:         netCfg,
 			})
 			if err != nil {

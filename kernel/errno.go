@@ -42,4 +42,5 @@ const (
 	eNXIO        = int64(syscall.ENXIO)
 	eMLINK       = int64(syscall.EMLINK)
 	eFBIG        = int64(syscall.EFBIG)
+	eSTALE       = int64(syscall.ESTALE)
 )

@@ -22,7 +22,7 @@ func dispatchFS(nr, a0, a1, a2, a3, a4 uint64) (r int64, ok bool) {
 	rEvict()
 	rFresh = 0
 	r, ok = fsCall(nr, a0, a1, a2, a3, a4)
-	rPrevDone()
+	rCallDone()
 	vfsUnlock()
 	return r, ok
 }

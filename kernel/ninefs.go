@@ -47,6 +47,7 @@ const (
 var (
 	fsRemote   [maxFS]int8 // 1 + the 9P device of a volume's file system, 0 for others
 	fsReadOnly [maxFS]bool
+	fsRootIno  [maxFS]int32 // a volume's root directory
 
 	rHash    [rHashSize]int32 // remote inodes by qid.path, chained through hnext
 	rCount   int
@@ -57,6 +58,9 @@ var (
 	// one back, saving a clone; else it is clunked when the call ends.
 	rPrevIno int32
 	rPrevFid uint32
+	// Non-directories that got a fid in the current call (rCallDone).
+	rTouched  [8]int32
+	rNTouched int
 	vfsOwner uint64
 )
 
@@ -96,10 +100,55 @@ func rReady(nd *inode) (*p9dev, int64) {
 	if e := d.ready(); e < 0 {
 		return d, e
 	}
-	if nd.fid == 0 {
+	if nd.fid == 0 && ind(fsRootIno[nd.fs]) == nd {
 		nd.fid = d.rootFid
 	}
 	return d, 0
+}
+
+// rFidFor is a fid of remote inode ino: its own, or (for a file whose own
+// was released, rCallDone) one of its open files'; 0 if none.
+func rFidFor(ino int32) uint32 {
+	if f := ind(ino).fid; f != 0 {
+		return f
+	}
+	for i := range files {
+		if f := &files[i]; f.refs > 0 && f.node == ino && f.fid != 0 {
+			return f.fid
+		}
+	}
+	return 0
+}
+
+// rTouch notes a non-directory inode that got a fid in this call.
+func rTouch(ino int32) {
+	for i := 0; i < rNTouched; i++ {
+		if rTouched[i] == ino {
+			return
+		}
+	}
+	if rNTouched < len(rTouched) {
+		rTouched[rNTouched] = ino
+		rNTouched++
+	}
+}
+
+// rCallDone ends a path call: the fid a lookup replaced is clunked, and
+// files and links nothing has open give their fid back. A host descriptor
+// then pins no file the guest does not use: a removed file's inode is
+// freed on the host at once (an unlinked file still open on the host is
+// an orphan inode, and ext4 creates got ~20x slower with hundreds of them).
+// Their next use looks them up again anyway.
+func rCallDone() {
+	rPrevDone()
+	for i := 0; i < rNTouched; i++ {
+		nd := ind(rTouched[i])
+		if nd.kind != ndDir && nd.kind != ndFree && nd.opens == 0 && nd.fid != 0 && isRemote(rTouched[i]) {
+			devOf(nd).clunk(nd.fid)
+			nd.fid = 0
+		}
+	}
+	rNTouched = 0
 }
 
 func rBucket(fs uint8, qpath uint64) *int32 {
@@ -228,6 +277,8 @@ func rLookup(dir int32, name []byte) int64 {
 	rSetAttr(nd, &a)
 	if kind == ndDir {
 		rSetParent(ino, dir, name)
+	} else {
+		rTouch(ino)
 	}
 	rFresh = ino
 	return int64(ino)
@@ -307,9 +358,13 @@ func rRefresh(ino int32) int64 {
 	if e < 0 {
 		return e
 	}
+	fid := rFidFor(ino)
+	if fid == 0 {
+		return -eSTALE
+	}
 	s := d.slot()
 	m := d.begin(s, p9Tgetattr)
-	m.u32(nd.fid)
+	m.u32(fid)
 	m.u64(0x3fff)
 	r, e := d.call(s, &m)
 	if e == 0 {
@@ -431,7 +486,9 @@ func rOpen(ino int32, flags uint64) (uint32, int64) {
 	if e < 0 {
 		return 0, e
 	}
-	if rPrevIno == ino && rPrevFid != 0 {
+	if rFresh == ino && nd.kind != ndDir && nd.fid != 0 {
+		// The lookup of this call walked a fid for it: open that one
+		// (the inode then does without one while it is open: rFidFor).
 		s := d.slot()
 		m := d.begin(s, p9Tlopen)
 		m.u32(nd.fid)
@@ -442,13 +499,17 @@ func rOpen(ino int32, flags uint64) (uint32, int64) {
 			return 0, e
 		}
 		fid := nd.fid
-		nd.fid, rPrevFid = rPrevFid, 0
+		nd.fid = 0
 		return fid, 0
+	}
+	src := rFidFor(ino)
+	if src == 0 {
+		return 0, -eSTALE
 	}
 	fid := d.newFid()
 	s := d.slot()
 	m := d.begin(s, p9Twalk)
-	m.u32(nd.fid)
+	m.u32(src)
 	m.u32(fid)
 	m.u16(0)
 	_, e = d.call(s, &m)
@@ -481,6 +542,9 @@ func rCreate(dir int32, name []byte, flags, mode uint64) (int32, uint32, int64) 
 	if fsReadOnly[dn.fs] {
 		return 0, 0, -eROFS
 	}
+	if d.mote {
+		return rMcreate(d, dir, name, flags, mode)
+	}
 	fid := d.newFid()
 	s := d.slot()
 	m := d.begin(s, p9Twalk)
@@ -512,6 +576,59 @@ func rCreate(dir int32, name []byte, flags, mode uint64) (int32, uint32, int64) 
 		return 0, 0, ino
 	}
 	return int32(ino), fid, 0
+}
+
+// rMcreate creates (or opens) name in remote directory dir in one round
+// trip (Tmcreate): the open fid, and a walked fid for the inode.
+func rMcreate(d *p9dev, dir int32, name []byte, flags, mode uint64) (int32, uint32, int64) {
+	dn := ind(dir)
+	openFid, pathFid := d.newFid(), d.newFid()
+	s := d.slot()
+	m := d.begin(s, p9Tmcreate)
+	m.u32(dn.fid)
+	m.u32(openFid)
+	m.u32(pathFid)
+	m.str(name)
+	m.u32(p9Flags(flags))
+	m.u32(uint32(mode&0o7777) | syscall.S_IFREG)
+	m.u32(dn.gid)
+	r, e := d.call(s, &m)
+	var a p9attr
+	if e == 0 {
+		a.qpath = r.qid()
+		r.u32() // iounit
+		r.u64() // valid
+		r.attr(&a)
+		if r.bad {
+			e = -eIO
+		}
+	}
+	d.release(s)
+	if e < 0 {
+		d.dropFid(openFid)
+		d.dropFid(pathFid)
+		return 0, 0, e
+	}
+	ino := rFind(dn.fs, a.qpath)
+	if ino != 0 && ind(ino).kind == ndRFile {
+		// An existing file opened: the new fid names it as now.
+		rPrevDone()
+		rPrevIno, rPrevFid = ino, ind(ino).fid
+		ind(ino).fid = pathFid
+	} else {
+		if ino != 0 {
+			rUnhash(ino)
+		}
+		if ino = rNew(dn.fs, ndRFile, pathFid, a.qpath); ino == 0 {
+			d.clunk(pathFid)
+			d.clunk(openFid)
+			return 0, 0, -eNOMEM
+		}
+	}
+	rSetAttr(ind(ino), &a)
+	rTouch(ino)
+	rFresh = ino
+	return ino, openFid, 0
 }
 
 // rIO takes a reference on f for a call that may sleep (another thread
@@ -814,7 +931,7 @@ func rLink(ino, dir int32, name []byte) int64 {
 	s := d.slot()
 	m := d.begin(s, p9Tlink)
 	m.u32(ind(dir).fid)
-	m.u32(ind(ino).fid)
+	m.u32(rFidFor(ino))
 	m.str(name)
 	_, e = d.call(s, &m)
 	d.release(s)
@@ -930,7 +1047,9 @@ func rSetattr(ino int32, fid, valid, mode, uid, gid uint32, size int64, at, mt f
 		return -eROFS
 	}
 	if fid == 0 {
-		fid = nd.fid
+		if fid = rFidFor(ino); fid == 0 {
+			return -eSTALE
+		}
 	}
 	s := d.slot()
 	m := d.begin(s, p9Tsetattr)
@@ -960,9 +1079,13 @@ func rStatfs(ino int32, b []byte) int64 {
 	if e < 0 {
 		return e
 	}
+	fid := rFidFor(ino)
+	if fid == 0 {
+		return -eSTALE
+	}
 	s := d.slot()
 	m := d.begin(s, p9Tstatfs)
-	m.u32(nd.fid)
+	m.u32(fid)
 	r, e := d.call(s, &m)
 	if e == 0 {
 		w := func(off int, v uint64) { *(*uint64)(unsafe.Pointer(&b[off])) = v }
@@ -1003,6 +1126,7 @@ func mount9p(path, tag []byte, fs uint8, ro bool) bool {
 	}
 	fsRemote[fs] = int8(dev + 1)
 	fsReadOnly[fs] = ro
+	fsRootIno[fs] = root
 	nd := ind(root)
 	nd.opens++ // a mount root stays
 	nd.mode = 0o755

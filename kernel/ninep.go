@@ -65,6 +65,7 @@ const (
 	p9Twrite       = 118
 	p9Tclunk       = 120
 	p9Twalkgetattr = 126
+	p9Tmcreate     = 200 // 9P2000.L.mote.1: see vmm/p9fs's Session
 )
 
 // Device states.
@@ -79,6 +80,7 @@ type p9dev struct {
 	state   int32
 	ro      bool
 	google  bool // Twalkgetattr is understood
+	mote    bool // Tmcreate too (9P2000.L.mote.1, vmm/p9fs)
 	fs      uint8
 	base    uint64
 	tag     [32]byte
@@ -296,30 +298,21 @@ func (d *p9dev) ready() int64 {
 		return -eIO
 	}
 	d.msize = p9BufSize
-	// Tversion: Google.2 first; a server without it answers another.
-	s := d.slot()
-	m := d.begin(s, p9Tversion)
-	m.u32(p9BufSize)
-	m.str([]byte("9P2000.L.Google.2"))
-	r, e := d.call(s, &m)
-	if e == 0 {
-		d.msize = min(r.u32(), p9BufSize)
-		p, l := r.str()
-		v := unsafe.String((*byte)(unsafe.Pointer(uintptr(p))), int(l))
-		d.google = v == "9P2000.L.Google.2"
-		if !d.google && v != "9P2000.L" || d.msize < 4096 || r.bad {
-			e = -eIO
-		}
+	// Tversion: mote's extensions (Tmcreate, with Twalkgetattr) first,
+	// then Google.2 (Twalkgetattr); a server with neither answers
+	// another version or "unknown".
+	e := d.version("9P2000.L.mote.1")
+	if e == -eAGAIN {
+		e = d.version("9P2000.L.Google.2")
 	}
-	d.release(s)
 	if e < 0 {
 		kprint("mote: a volume's 9P server refused the protocol version\n")
 		return -eIO
 	}
 	d.state = p9Ready
 	d.rootFid = d.newFid()
-	s = d.slot()
-	m = d.begin(s, p9Tattach)
+	s := d.slot()
+	m := d.begin(s, p9Tattach)
 	m.u32(d.rootFid)
 	m.u32(p9NoFid)
 	m.str([]byte("root"))
@@ -333,6 +326,34 @@ func (d *p9dev) ready() int64 {
 		return -eIO
 	}
 	return 0
+}
+
+// version sends Tversion asking for v: 0 when the server agrees to v or
+// to plain 9P2000.L, -EAGAIN when it answers "unknown" or another
+// version, -EIO on errors.
+func (d *p9dev) version(v string) int64 {
+	s := d.slot()
+	m := d.begin(s, p9Tversion)
+	m.u32(p9BufSize)
+	m.str(unsafe.Slice(unsafe.StringData(v), len(v)))
+	r, e := d.call(s, &m)
+	if e == 0 {
+		d.msize = min(r.u32(), p9BufSize)
+		p, l := r.str()
+		got := unsafe.String((*byte)(unsafe.Pointer(uintptr(p))), int(l))
+		switch {
+		case r.bad || d.msize < 4096:
+			e = -eIO
+		case got == v:
+			d.google = true
+			d.mote = v == "9P2000.L.mote.1"
+		case got == "9P2000.L":
+		default:
+			e = -eAGAIN
+		}
+	}
+	d.release(s)
+	return e
 }
 
 // slot takes a free slot, waiting for one if all are in use.

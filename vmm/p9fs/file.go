@@ -227,6 +227,18 @@ func (f *file) walk(names []string) ([]p9.QID, *file, *unix.Stat_t, error) {
 	panic("unreachable")
 }
 
+// unopened returns a new file for the same inode as f, not opened (as a
+// walk to it would give), and its attributes.
+func (f *file) unopened() (*file, *unix.Stat_t, error) {
+	if err := f.acquire(); err != nil {
+		return nil, nil, err
+	}
+	defer f.release()
+	qids, nf, st, err := f.walk(nil)
+	_ = qids
+	return nf, st, err
+}
+
 // Walk implements p9.File.Walk. The p9 server walks one name at a time.
 func (f *file) Walk(names []string) ([]p9.QID, p9.File, error) {
 	if err := f.acquire(); err != nil {

@@ -28,13 +28,15 @@ import (
 // name (Renamed), and a fid whose name was removed still answers getattr
 // and setattr on its descriptor, as an open file does on Linux.
 //
-// Protocol: 9P2000.L, and the extension 9P2000.L.Google.2 for
-// Twalkgetattr. A Session is not safe for concurrent use.
+// Protocol: 9P2000.L; 9P2000.L.Google.2 adds Twalkgetattr; 9P2000.L.mote.1
+// adds that and Tmcreate (see there), mote's own guest asks for it. A
+// Session is not safe for concurrent use.
 type Session struct {
 	fs    *FS
 	fids  map[uint32]*sfid
 	msize uint32
 	ext   bool // Twalkgetattr negotiated
+	mote  bool // 9P2000.L.mote.1 negotiated (Tmcreate)
 }
 
 type sfid struct {
@@ -90,6 +92,13 @@ const (
 	tclunk       = 120
 	tremove      = 122
 	twalkgetattr = 126
+	// Tmcreate (9P2000.L.mote.1): dirfid[4] openfid[4] pathfid[4] name[s]
+	// flags[4] mode[4] gid[4]; Rmcreate: qid[13] iounit[4] valid[8]
+	// attr. Tlcreate without its two neighbours: the directory's fid
+	// stays, openfid is the new file opened, pathfid the file unopened
+	// (what a walk to it would give), with its attributes; one round trip
+	// where 9P2000.L needs a clone, a Tlcreate and a Twalkgetattr.
+	tmcreate = 200
 )
 
 // dec reads a T-message's fields.
@@ -254,9 +263,11 @@ func (s *Session) handle(typ uint8, d *dec, e *enc) unix.Errno {
 		msize, v := d.u32(), d.str()
 		s.Close()
 		s.msize = min(msize, maxMsize)
-		s.ext = false
+		s.ext, s.mote = false, false
 		switch {
 		case v == "9P2000.L":
+		case v == "9P2000.L.mote.1":
+			s.ext, s.mote = true, true
 		case strings.HasPrefix(v, "9P2000.L.Google."):
 			n, err := strconv.Atoi(v[len("9P2000.L.Google."):])
 			if err != nil || n < 0 {
@@ -430,6 +441,48 @@ func (s *Session) handle(typ uint8, d *dec, e *enc) unix.Errno {
 		f.f, f.opened, f.mode = nf.(*file), true, flags&p9.OpenFlagsModeMask
 		e.qid(q)
 		e.u32(iounit)
+		return 0
+
+	case tmcreate:
+		dir, err := s.fid(d.u32())
+		if err != 0 {
+			return err
+		}
+		openfid, pathfid := d.u32(), d.u32()
+		name, flags, mode, gid := d.str(), p9.OpenFlags(d.u32()), p9.FileMode(d.u32()), p9.GID(d.u32())
+		switch {
+		case !s.mote:
+			return unix.EOPNOTSUPP
+		case !validName(name):
+			return unix.EINVAL
+		case dir.opened:
+			return unix.EINVAL
+		case openfid == pathfid:
+			return unix.EBADF
+		}
+		if err := s.newFid(openfid); err != 0 {
+			return err
+		}
+		if err := s.newFid(pathfid); err != 0 {
+			return err
+		}
+		nf, q, iounit, cerr := dir.f.Create(name, flags, mode, 0, gid)
+		if cerr != nil {
+			return toErrno(cerr)
+		}
+		of := nf.(*file)
+		pf, st, perr := of.unopened()
+		if perr != nil {
+			of.Close()
+			return toErrno(perr)
+		}
+		s.fids[openfid] = &sfid{f: of, opened: true, mode: flags & p9.OpenFlagsModeMask}
+		s.fids[pathfid] = &sfid{f: pf}
+		_, a := statToAttr(st)
+		e.qid(q)
+		e.u32(iounit)
+		e.u64(basicAttrs)
+		e.attr(a)
 		return 0
 
 	case tread:

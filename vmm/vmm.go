@@ -59,6 +59,11 @@ type Config struct {
 	// Net is the guest's network (a virtio-net device), for images that
 	// link the guest network stack.
 	Net NetConfig
+	// Started, if set, is called once the virtual machine is set up, just
+	// before the guest first runs: by then every error that keeps a guest
+	// from starting has been found (mote run -d reports success here, so
+	// a missing /dev/kvm or a bad volume reaches the user).
+	Started func()
 
 	tick        time.Duration // LAPIC timer period: 0 means DefaultTick, <0 no timer
 	backing     int           // host memory strategy (back*); 0 means defaultBacking
@@ -103,6 +108,9 @@ func Run(cfg Config) (exitStatus int, err error) {
 		return 0, err
 	}
 	defer vm.close()
+	if cfg.Started != nil {
+		cfg.Started()
+	}
 	return vm.run(), nil
 }
 

@@ -319,9 +319,8 @@ func mountsInit(blob []byte, memSize uint64) {
 			continue
 		}
 		if string(f[0]) == abi.MountNinep {
-			if mountVolume(f[1], f[2], next) {
-				next++
-			}
+			mountVolume(f[1], f[2], next)
+			next++
 			continue
 		}
 		size := memSize / 2
@@ -340,8 +339,8 @@ func mountsInit(blob []byte, memSize uint64) {
 		if mountDir(f[1], next) == 0 {
 			kprint("mote: cannot mount a tmpfs at ")
 			kprint(unsafe.String(&f[1][0], len(f[1])))
-			kprint(" (a file is in the way)\n")
-			continue
+			kprint(" (a file is in the way); the program does not start\n")
+			exitGuest(mountFailedStatus)
 		}
 		fsMaxPages[next] = (size + pageSize - 1) / pageSize
 		m := &mountsTxt
@@ -354,8 +353,12 @@ func mountsInit(blob []byte, memSize uint64) {
 	}
 }
 
+// mountFailedStatus is the exit status of a guest whose mounts fail: the
+// program never starts, as with mote's own errors before a run.
+const mountFailedStatus = 125
+
 // mountVolume mounts a host directory volume (options: tag=TAG[,ro]).
-func mountVolume(path, opts []byte, fs uint8) bool {
+func mountVolume(path, opts []byte, fs uint8) {
 	var tag []byte
 	ro := false
 	for len(opts) > 0 {
@@ -378,8 +381,8 @@ func mountVolume(path, opts []byte, fs uint8) bool {
 	if len(tag) == 0 || !mount9p(path, tag, fs, ro) {
 		kprint("mote: cannot mount the volume at ")
 		kprint(unsafe.String(&path[0], len(path)))
-		kprint(" (no such device, or a file is in the way)\n")
-		return false
+		kprint(" (no such device, or a file is in the way); the program does not start\n")
+		exitGuest(mountFailedStatus)
 	}
 	m := &mountsTxt
 	m.s(unsafe.String(&tag[0], len(tag)))
@@ -390,7 +393,6 @@ func mountVolume(path, opts []byte, fs uint8) bool {
 	} else {
 		m.s(" 9p rw,sync,dirsync,trans=virtio 0 0\n")
 	}
-	return true
 }
 
 // mountDir makes the directories of path (static bytes of the mount list)

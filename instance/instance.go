@@ -255,11 +255,36 @@ func (s *State) Running() bool {
 	return s.Status == Running && Alive(s.PID, s.PIDStart)
 }
 
-// Remove deletes the instance's directory. The caller makes sure it is
-// not running. The directory is first renamed out of the way under the
-// names lock, so the name is free at once and no one sees it half
-// deleted.
-func (in *Instance) Remove() error {
+// Remove deletes the instance's directory. Under the instance's lock it
+// reads the state (correcting a stale one, see Refresh) and calls check,
+// if set, which may refuse (a running instance); a monitor cannot record
+// that it runs between the check and the removal. The directory is renamed
+// out of the way under the names lock, so the name is free at once and no
+// one sees it half deleted, and then deleted.
+func (in *Instance) Remove(check func(*State) error) error {
+	unlockIn, err := lockFile(filepath.Join(in.Dir, lockName))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: %s", ErrNotExist, in.Name)
+		}
+		return err
+	}
+	defer unlockIn()
+	s, err := in.State()
+	if err != nil {
+		// A missing or corrupt state.json must not make an instance
+		// unremovable (if the directory itself is gone, the rename
+		// below says so).
+		s = &State{Status: Exited}
+	}
+	if s.Status == Running && !Alive(s.PID, s.PIDStart) {
+		MarkDead(s, "monitor died")
+	}
+	if check != nil {
+		if err := check(s); err != nil {
+			return err
+		}
+	}
 	root := filepath.Dir(in.Dir)
 	unlock, err := lockFile(filepath.Join(root, namesLock))
 	if err != nil {

@@ -63,13 +63,25 @@ func TestCreateOpenListRemove(t *testing.T) {
 	if _, err := Open("../web"); !errors.Is(err, ErrNotExist) {
 		t.Errorf("Open(../web): %v", err)
 	}
-	if err := in.Remove(); err != nil {
+	refuse := errors.New("refused")
+	if err := in.Remove(func(s *State) error {
+		if s.Status != Created {
+			t.Errorf("Remove's check got %+v", s)
+		}
+		return refuse
+	}); err != refuse {
+		t.Fatalf("Remove with a refusing check: %v", err)
+	}
+	if _, err := Open("web"); err != nil {
+		t.Fatalf("refused Remove removed: %v", err)
+	}
+	if err := in.Remove(nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Open("web"); !errors.Is(err, ErrNotExist) {
 		t.Errorf("Open after Remove: %v", err)
 	}
-	if err := in.Remove(); !errors.Is(err, ErrNotExist) {
+	if err := in.Remove(nil); !errors.Is(err, ErrNotExist) {
 		t.Errorf("second Remove: %v", err)
 	}
 	// The name is free again; nothing is left behind but the lock and

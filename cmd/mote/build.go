@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/motevm/mote/build"
+	"github.com/motevm/mote/store"
 	"github.com/spf13/cobra"
 )
 
@@ -22,6 +23,7 @@ func newBuildCmd(stderr io.Writer) *cobra.Command {
 		dirs    []string
 		files   []string
 		workdir string
+		tagRef  string
 	)
 	cmd := &cobra.Command{
 		Use:   "build [flags] [PACKAGE | FILE.go ...]",
@@ -40,11 +42,16 @@ directory the program starts in.
 
 Without arguments the package in the current directory is built. The image is
 written to ./NAME.img, where NAME is the last element of the package's import
-path (or the first file's name without .go), unless -o says otherwise.`,
+path (or the first file's name without .go), unless -o says otherwise.
+
+Every image built is also recorded in the local image store (see mote images)
+as NAME:TAG from -t, or by the output file's name (without .img) with the tag
+latest; mote run NAME[:TAG] boots it from there.`,
 		Example: `  mote build                      # the package in this directory
   mote build ./cmd/server -o server.img
   mote build -e GREETING=hi --arg world ./examples/hello
   mote build main.go util.go
+  mote build -t web:v1 ./cmd/server
   mote build --dir ./static:/srv/static --file config.json:/etc/app.json --workdir /srv ./cmd/server`,
 		RunE: func(cmd *cobra.Command, pkgs []string) error {
 			for _, kv := range env {
@@ -66,6 +73,13 @@ path (or the first file's name without .go), unless -o says otherwise.`,
 					return err
 				}
 				seal = append(seal, s)
+			}
+			var name, tag string
+			if tagRef != "" {
+				var err error
+				if name, tag, err = store.ParseName(tagRef); err != nil {
+					return fmt.Errorf("mote build: -t: %v", err)
+				}
 			}
 			if workdir != "" {
 				if _, err := build.CheckWorkDir(workdir); err != nil {
@@ -93,6 +107,17 @@ path (or the first file's name without .go), unless -o says otherwise.`,
 					fmt.Fprintf(stderr, "mote: sealed %d files and directories (%d bytes)\n", res.SealedFiles, res.SealedBytes)
 				}
 			}
+			// A store that cannot be written fails the build only when
+			// -t asked for a name; otherwise the image is still there.
+			img, err := storeBuilt(res.Image, name, tag, pkgs)
+			switch {
+			case err != nil && tagRef != "":
+				return fmt.Errorf("mote build: wrote %s, but cannot store it as %s:%s: %v", res.Image, name, tag, err)
+			case err != nil:
+				fmt.Fprintf(stderr, "mote: warning: wrote %s, but cannot record it in the image store: %v\n", res.Image, err)
+			case verbose:
+				fmt.Fprintf(stderr, "mote: stored as %s (sha256:%s)\n", img.Ref(), img.ShortDigest())
+			}
 			return nil
 		},
 	}
@@ -103,6 +128,7 @@ path (or the first file's name without .go), unless -o says otherwise.`,
 	f.StringArrayVar(&dirs, "dir", nil, "seal a host directory with everything in it into the image, read-only: `HOST:GUEST`, HOST relative to the current directory, GUEST an absolute path in the guest (repeatable)")
 	f.StringArrayVar(&files, "file", nil, "seal a host file into the image, read-only: `HOST:GUEST`, HOST relative to the current directory, GUEST an absolute path in the guest (repeatable)")
 	f.StringVar(&workdir, "workdir", "", "the program's working directory in the guest, an absolute path `DIR` (default /)")
+	f.StringVarP(&tagRef, "tag", "t", "", "name the image `NAME[:TAG]` in the local image store (default: the output file's name without .img, tag latest)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print the go commands run and what was rewritten")
 	return cmd
 }

@@ -3,6 +3,8 @@
 //
 //	mote build [flags] [PACKAGE | FILE.go ...]
 //	mote run [flags] IMAGE|PACKAGE [-- ARGS...]
+//	mote run -d [--name NAME] [flags] IMAGE|PACKAGE [-- ARGS...]
+//	mote ps | logs | stop | rm | inspect
 //	mote version
 package main
 
@@ -133,11 +135,15 @@ Requires Linux on x86-64 with /dev/kvm, and Go 1.26 or newer on PATH.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.CompletionOptions.DisableDefaultCmd = true
+	// mote completion bash|zsh|fish|powershell: instance names complete
+	// for logs, stop, rm and inspect.
+	root.CompletionOptions.HiddenDefaultCmd = true
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%v (see 'mote %s --help')", err, subName(c))
 	})
 	root.AddCommand(newBuildCmd(stderr), newRunCmd(stdout, stderr), newTestCmd(stdout, stderr), newVersionCmd(stdout))
+	root.AddCommand(newPsCmd(stdout), newLogsCmd(stdout, stderr), newStopCmd(stdout, stderr), newRmCmd(stdout, stderr),
+		newInspectCmd(stdout, stderr), newMonitorCmd())
 	return root
 }
 

@@ -27,6 +27,8 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 		tmpfs   []string
 		volumes []string
 		netf    netFlags
+		detach  bool
+		name    string
 	)
 	cmd := &cobra.Command{
 		Use:   "run [flags] IMAGE|PACKAGE [-- ARGS...]",
@@ -55,13 +57,20 @@ live (the guest sees the host's changes and its writes land on the host;
 fsync reaches the host's disk); with HOST:GUEST:ro the guest cannot modify
 it. --tmpfs PATH mounts an in-memory file system at PATH instead.
 
+With -d the instance runs detached, in the background: mote run prints
+its name once the guest has started and exits 0 (or, if the guest could not
+start, prints why and exits 125). The guest's output goes to its log (mote
+logs), its standard input is empty, and mote ps, mote stop, mote rm and mote
+inspect manage it. --name names it (default: a generated name).
+
 Exit status: the guest's, or 125 if mote itself failed.`,
 		Example: `  mote run hello.img -- world
   mote run ./examples/hello -- world
   mote run -m 1G --cpus 2 -e GREETING=hi ./examples/hello
   mote run -p 8080:80 ./examples/httpd
   mote run -v ./data:/data -v ./static:/srv/static:ro ./cmd/server
-  mote run --net tap:tap0 --ip 192.168.100.2/24 --gateway 192.168.100.1 httpd.img`,
+  mote run --net tap:tap0 --ip 192.168.100.2/24 --gateway 192.168.100.1 httpd.img
+  mote run -d --name web -p 8080:80 ./examples/httpd`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			targets, guestArgs := args, []string(nil)
 			if dash := cmd.ArgsLenAtDash(); dash >= 0 {
@@ -94,6 +103,14 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 			if err != nil {
 				return err
 			}
+			if name != "" && !detach {
+				return fmt.Errorf("mote: --name is for detached instances: add -d")
+			}
+			if detach {
+				if err := checkNewName(name); err != nil {
+					return err
+				}
+			}
 			// SIGINT and SIGTERM stop the build. While the guest
 			// runs, SIGINT, SIGTERM and SIGHUP go to the program (its
 			// os/signal handlers, or their default action); a second
@@ -103,6 +120,13 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 			stop()
 			if err != nil {
 				return err
+			}
+			if detach {
+				return runDetached(detached{
+					name: name, targets: targets, image: imgPath, args: guestArgs,
+					memory: mem, cpus: cpus, env: env, workdir: workdir,
+					tmpfs: tmpfs, volumes: vols, net: netf, debug: debug, profile: profile,
+				}, stdout)
 			}
 			ctx, guestSigs, unforward := forwardSignals(cmd.Context())
 			defer unforward()
@@ -141,6 +165,8 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 	f.StringArrayVarP(&volumes, "volume", "v", nil, "mount a host directory in the guest: `HOST:GUEST[:ro]`, HOST a directory (relative to the current one), GUEST an absolute guest path, :ro read-only (repeatable)")
 	// Not -v: that is --volume, as in docker run.
 	f.BoolVar(&verbose, "verbose", false, "print the build steps when building a package")
+	f.BoolVarP(&detach, "detach", "d", false, "run in the background as an instance: print its name once the guest has started and exit (see mote ps, logs, stop, rm)")
+	f.StringVar(&name, "name", "", "the detached instance's `NAME`: letters, digits, _ . - (default: generated; with -d)")
 	netf.register(f)
 	return cmd
 }

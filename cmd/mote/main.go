@@ -144,6 +144,7 @@ Requires Linux on x86-64 with /dev/kvm, and Go 1.26 or newer on PATH.`,
 	root.AddCommand(newBuildCmd(stderr), newRunCmd(stdout, stderr), newTestCmd(stdout, stderr), newVersionCmd(stdout))
 	root.AddCommand(newPsCmd(stdout), newLogsCmd(stdout, stderr), newStopCmd(stdout, stderr), newRmCmd(stdout, stderr),
 		newInspectCmd(stdout, stderr), newMonitorCmd())
+	root.AddCommand(newImagesCmd(stdout), newRmiCmd(stdout, stderr))
 	return root
 }
 

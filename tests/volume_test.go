@@ -718,3 +718,18 @@ func TestVolumeParallel(t *testing.T) {
 	}
 	t.Logf("%s", strings.TrimSpace(r.stderr))
 }
+
+// TestMountInTheWay: a mount point where the image has a file stops the
+// guest before the program runs (status 125), for a volume and a tmpfs.
+func TestMountInTheWay(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"-v", t.TempDir() + ":/etc/hosts"},
+		{"--tmpfs", "/etc/passwd"},
+	} {
+		r := mote(t, time.Minute, append(append([]string{"run", "--net", "none"}, args...), images["hello"])...)
+		if r.code != 125 || r.stdout != "" || !strings.Contains(r.stderr, "the program does not start") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, r.code, r.stdout, r.stderr)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/motevm/mote/build"
+	"github.com/motevm/mote/project"
 	"github.com/motevm/mote/store"
 	"github.com/spf13/cobra"
 )
@@ -40,7 +41,9 @@ program sees at the guest paths given (directories recursively, with their
 permission bits, modification times and symbolic links). --workdir sets the
 directory the program starts in.
 
-Without arguments the package in the current directory is built. The image is
+Without arguments the package in the current directory is built, or, with a
+mote.yaml there, the project's package with its files, dirs, workdir and
+name (flags add to them; see mote help run). The image is
 written to ./NAME.img, where NAME is the last element of the package's import
 path (or the first file's name without .go), unless -o says otherwise.
 
@@ -54,6 +57,30 @@ latest; mote run NAME[:TAG] boots it from there.`,
   mote build -t web:v1 ./cmd/server
   mote build --dir ./static:/srv/static --file config.json:/etc/app.json --workdir /srv ./cmd/server`,
 		RunE: func(cmd *cobra.Command, pkgs []string) error {
+			if len(pkgs) == 0 {
+				// A mote.yaml here gives what the flags do not.
+				proj, err := findProject()
+				if err != nil {
+					return err
+				}
+				if proj != nil {
+					if proj.Image != "" {
+						return fmt.Errorf("mote build: %s names an image to run (%s), not a package to build", project.FileName, proj.Image)
+					}
+					pkgs = []string{proj.BuildTarget()}
+					dirs = append(append([]string(nil), proj.Dirs...), dirs...)
+					files = append(append([]string(nil), proj.Files...), files...)
+					if workdir == "" {
+						workdir = proj.Workdir
+					}
+					if tagRef == "" {
+						tagRef = proj.Name
+					}
+					if output == "" && proj.Name != "" {
+						output = proj.Name + ".img"
+					}
+				}
+			}
 			for _, kv := range env {
 				if err := build.CheckEnv(kv); err != nil {
 					return fmt.Errorf("mote build: -e: %v", err)
@@ -164,4 +191,17 @@ func parseSeal(flag, v string, dir bool) (build.SealSpec, error) {
 	}
 	spec.Host = abs
 	return spec, nil
+}
+
+// findProject reads the current directory's mote.yaml, if there is one.
+func findProject() (*project.Project, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	p, err := project.Find(wd)
+	if err != nil {
+		return nil, fmt.Errorf("mote: %v", err)
+	}
+	return p, nil
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -69,7 +67,7 @@ func runDetached(d detached, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	digest, err := fileDigest(img)
+	digest, err := instance.Digest(img)
 	if err != nil {
 		return fmt.Errorf("mote: %v", err)
 	}
@@ -113,20 +111,6 @@ func runDetached(d detached, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, in.Name)
 	return nil
-}
-
-// fileDigest is "sha256:<hex>" of the file's contents.
-func fileDigest(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // startMonitor starts mote __monitor for in and waits for its report on

@@ -39,8 +39,15 @@ type Instance struct {
 	Dir  string
 }
 
-// Root is the directory that holds the instances (motedir.Instances()).
-func Root() string { return motedir.Instances() }
+// Root is the directory that holds the instances (motedir.Instances()),
+// absolute: the monitor gets its instance's directory and runs in /.
+func Root() string {
+	r := motedir.Instances()
+	if abs, err := filepath.Abs(r); err == nil {
+		r = abs
+	}
+	return r
+}
 
 // Path is the directory of the instance named name, existing or not.
 func Path(name string) string { return filepath.Join(Root(), name) }
@@ -66,6 +73,7 @@ func Create(cfg *Config) (*Instance, error) {
 		return nil, err
 	}
 	defer unlock()
+	sweep(root)
 	if cfg.Name == "" {
 		for i := 0; ; i++ {
 			n := generateName(i)
@@ -102,6 +110,23 @@ func Create(cfg *Config) (*Instance, error) {
 		return nil, err
 	}
 	return &Instance{Name: cfg.Name, Dir: filepath.Join(root, cfg.Name)}, nil
+}
+
+// sweep removes what creators and removers that died half-way left in
+// root (under the names lock): directories being removed, and directories
+// being created for longer than a creator takes.
+func sweep(root string) {
+	ents, _ := os.ReadDir(root)
+	for _, e := range ents {
+		switch n := e.Name(); {
+		case strings.HasPrefix(n, trashPrefix):
+			os.RemoveAll(filepath.Join(root, n))
+		case strings.HasPrefix(n, tempPrefix):
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > 10*time.Minute {
+				os.RemoveAll(filepath.Join(root, n))
+			}
+		}
+	}
 }
 
 // Open returns the existing instance named name, or an error wrapping

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func home(t *testing.T) string {
@@ -96,6 +97,39 @@ func TestCreateOpenListRemove(t *testing.T) {
 	}
 	if len(names) != 3 {
 		t.Errorf("instances directory holds %v", names)
+	}
+}
+
+// TestSweep: leftovers of a crashed rm, and of a crashed create after a
+// while, are removed by the next Create; a create in progress is not.
+func TestSweep(t *testing.T) {
+	h := home(t)
+	root := filepath.Join(h, "instances")
+	old := time.Now().Add(-time.Hour)
+	for _, d := range []string{".rm-web-123", ".new-db-456", ".new-fresh-789"} {
+		os.MkdirAll(filepath.Join(root, d, "sub"), 0o700)
+		if d == ".new-db-456" {
+			os.Chtimes(filepath.Join(root, d), old, old)
+		}
+	}
+	if _, err := Create(&Config{Name: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	for d, want := range map[string]bool{".rm-web-123": false, ".new-db-456": false, ".new-fresh-789": true, "x": true} {
+		if _, err := os.Stat(filepath.Join(root, d)); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", d, err == nil, want)
+		}
+	}
+}
+
+// TestRelativeHome: a relative MOTE_HOME gives absolute directories (the
+// monitor runs in /).
+func TestRelativeHome(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("MOTE_HOME", "rel")
+	in, err := Create(&Config{Name: "a"})
+	if err != nil || !filepath.IsAbs(in.Dir) || !filepath.IsAbs(Root()) {
+		t.Errorf("Create with a relative MOTE_HOME: %v %v", in, err)
 	}
 }
 

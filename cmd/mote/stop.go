@@ -27,7 +27,7 @@ without a handler the program dies of the signal. mote stop waits up to
 the guest at once; the state then records reason killed, status 137.
 
 Instances are stopped in parallel; each name is printed once its instance has
-stopped. Stopping an instance that is not running does nothing.`,
+stopped. Stopping an instance that is not running is not an error.`,
 		Example: `  mote stop web
   mote stop -t 30s web worker
   mote stop $(mote ps -q)      # all running instances`,

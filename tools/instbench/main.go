@@ -179,18 +179,26 @@ func (b *bench) unikernels(n int, mem string) (*result, error) {
 	ports := make([]int, n)
 	for i := range names {
 		names[i] = fmt.Sprintf("bench%03d", i)
-		ports[i] = freePort()
 	}
 	r.runLat = make([]time.Duration, n)
 	r.firstHTTP = make([]time.Duration, n)
 	avail0 := memAvailable()
 	start := time.Now()
 	err := parallel(n, *flagPar, func(i int) error {
-		t0 := time.Now()
-		out, err := b.moteCmd("run", "-d", "--name", names[i], "-m", mem, "-p", fmt.Sprintf("127.0.0.1:%d:80", ports[i]), b.img).CombinedOutput()
-		r.runLat[i] = time.Since(t0)
-		if err != nil {
-			return fmt.Errorf("mote run -d %s: %v\n%s", names[i], err, out)
+		// A port free a moment ago can be taken by then (the HTTP
+		// polling's own connections use ephemeral ports): try another.
+		var t0 time.Time
+		for try := 0; ; try++ {
+			ports[i] = freePort()
+			t0 = time.Now()
+			out, err := b.moteCmd("run", "-d", "--name", names[i], "-m", mem, "-p", fmt.Sprintf("127.0.0.1:%d:80", ports[i]), b.img).CombinedOutput()
+			r.runLat[i] = time.Since(t0)
+			if err == nil {
+				break
+			}
+			if !strings.Contains(string(out), "is in use") || try == 4 {
+				return fmt.Errorf("mote run -d %s: %v\n%s", names[i], err, out)
+			}
 		}
 		d, err := firstAnswer(ports[i], t0, 30*time.Second)
 		r.firstHTTP[i] = d

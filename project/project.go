@@ -202,7 +202,16 @@ func (p *Project) BuildTarget() string {
 	return p.Dir
 }
 
-// cleanErr drops the YAML package's "yaml: " prefix.
+// cleanErr makes the YAML package's error one line: "line 3: field nmae
+// not found; line 5: ...".
 func cleanErr(err error) error {
-	return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
+	var parts []string
+	for _, l := range strings.Split(msg, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, strings.ReplaceAll(l, " in type project.file", ""))
+		}
+	}
+	return errors.New(strings.Join(parts, "; "))
 }

@@ -39,6 +39,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	work = dir
+	// The tests' image builds and instances stay out of the user's own
+	// store and state (tests that need their own set MOTE_HOME again).
+	os.Setenv("MOTE_HOME", filepath.Join(dir, "home"))
 	code := 1
 	if err := setup(); err != nil {
 		fmt.Fprintf(os.Stderr, "tests: setup: %v\n", err)
@@ -112,10 +115,20 @@ func moteInDir(t *testing.T, dir string, timeout time.Duration, args ...string) 
 
 func moteRun(t *testing.T, dir string, timeout time.Duration, stdin string, args ...string) result {
 	t.Helper()
+	return moteExec(t, dir, nil, timeout, stdin, args...)
+}
+
+// moteExec runs the mote CLI in directory dir ("": the tests'), with env
+// added to the environment (such as MOTE_HOME=...).
+func moteExec(t *testing.T, dir string, env []string, timeout time.Duration, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, moteBin, args...)
 	cmd.Dir = dir
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.WaitDelay = 5 * time.Second
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se

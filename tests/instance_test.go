@@ -64,25 +64,7 @@ func instHome(t *testing.T) string {
 // instMote runs the mote CLI with MOTE_HOME=home.
 func instMote(t *testing.T, home string, timeout time.Duration, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, moteBin, args...)
-	cmd.Env = append(os.Environ(), "MOTE_HOME="+home)
-	cmd.WaitDelay = 5 * time.Second
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	t0 := time.Now()
-	err := cmd.Run()
-	r := result{stdout: so.String(), stderr: se.String(), elapsed: time.Since(t0)}
-	if ctx.Err() != nil {
-		t.Fatalf("mote %s: did not finish within %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), timeout, r.stdout, r.stderr)
-	}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("mote %s: %v", strings.Join(args, " "), err)
-	}
-	return r
+	return moteExec(t, "", []string{"MOTE_HOME=" + home}, timeout, "", args...)
 }
 
 // mustMote is instMote that fails the test unless mote exits 0.

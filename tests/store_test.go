@@ -1,8 +1,6 @@
 package tests
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -17,25 +15,7 @@ import (
 // environment (MOTE_HOME, to keep the image store of a test its own).
 func moteEnv(t *testing.T, env []string, timeout time.Duration, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, moteBin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.WaitDelay = 5 * time.Second
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	t0 := time.Now()
-	err := cmd.Run()
-	r := result{stdout: so.String(), stderr: se.String(), elapsed: time.Since(t0)}
-	if ctx.Err() != nil {
-		t.Fatalf("mote %s: did not finish within %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), timeout, r.stdout, r.stderr)
-	}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("mote %s: %v", strings.Join(args, " "), err)
-	}
-	return r
+	return moteExec(t, "", env, timeout, "", args...)
 }
 
 // storedImage is an entry of mote images --format json, as a user's

@@ -11,6 +11,7 @@ import (
 
 	"github.com/motevm/mote/abi"
 	"github.com/motevm/mote/build"
+	"github.com/motevm/mote/project"
 	"github.com/motevm/mote/vmm"
 	"github.com/spf13/cobra"
 )
@@ -63,6 +64,12 @@ start, prints why and exits 125). The guest's output goes to its log (mote
 logs), its standard input is empty, and mote ps, mote stop, mote rm and mote
 inspect manage it. --name names it (default: a generated name).
 
+Without IMAGE or PACKAGE, a mote.yaml in the current directory says what
+to run (its image, or its package built with its files, dirs and workdir)
+and how: its memory, cpus, net and, with -d, name apply unless given as
+flags; its env, ports, volumes and tmpfs come before the flags' own; its
+args unless arguments follow --. See mote help build for the file.
+
 Exit status: the guest's, or 125 if mote itself failed.`,
 		Example: `  mote run hello.img -- world
   mote run ./examples/hello -- world
@@ -75,6 +82,36 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 			targets, guestArgs := args, []string(nil)
 			if dash := cmd.ArgsLenAtDash(); dash >= 0 {
 				targets, guestArgs = args[:dash], args[dash:]
+			}
+			var proj *project.Project
+			if len(targets) == 0 {
+				// A mote.yaml here gives what the flags do not.
+				var err error
+				if proj, err = findProject(); err != nil {
+					return err
+				}
+				if proj != nil {
+					fl := cmd.Flags()
+					if !fl.Changed("memory") && proj.Memory != "" {
+						memory = proj.Memory
+					}
+					if !fl.Changed("cpus") && proj.CPUs != 0 {
+						cpus = proj.CPUs
+					}
+					if !fl.Changed("net") && proj.Net != "" {
+						netf.mode = proj.Net
+					}
+					if !fl.Changed("name") && detach {
+						name = proj.Name
+					}
+					if len(guestArgs) == 0 {
+						guestArgs = proj.Args
+					}
+					env = append(append([]string(nil), proj.Env...), env...)
+					netf.publish = append(append([]string(nil), proj.Ports...), netf.publish...)
+					volumes = append(append([]string(nil), proj.Volumes...), volumes...)
+					tmpfs = append(append([]string(nil), proj.Tmpfs...), tmpfs...)
+				}
 			}
 			mem, err := parseMemory(memory)
 			if err != nil {
@@ -116,7 +153,16 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 			// os/signal handlers, or their default action); a second
 			// SIGINT or SIGTERM stops the guest (vmm.InterruptedStatus).
 			bctx, stop := interruptible(cmd.Context())
-			imgPath, err := runTarget(bctx, targets, verbose, stderr)
+			var imgPath string
+			if proj != nil {
+				imgPath, err = projectImage(bctx, proj, verbose, stderr)
+				targets = []string{proj.Image} // for mote ps's IMAGE column
+				if proj.Image == "" {
+					targets = []string{proj.BuildTarget()}
+				}
+			} else {
+				imgPath, err = runTarget(bctx, targets, verbose, stderr)
+			}
 			stop()
 			if err != nil {
 				return err
@@ -171,6 +217,45 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 	return cmd
 }
 
+// projectImage returns the image a mote.yaml runs: its image (a file or a
+// name in the image store), or its package built into the image cache with
+// its sealed files and working directory.
+func projectImage(ctx context.Context, p *project.Project, verbose bool, stderr io.Writer) (string, error) {
+	if p.Image != "" {
+		if st, err := os.Stat(p.Image); err == nil && st.Mode().IsRegular() {
+			return p.Image, nil
+		}
+		path, ok, err := resolveStoredImage(p.Image)
+		if err == nil && !ok {
+			err = fmt.Errorf("mote: %s: image %s: no such image file or stored image", project.FileName, p.Image)
+		}
+		return path, err
+	}
+	var seal []build.SealSpec
+	for _, d := range p.Dirs {
+		s, err := parseSeal("--dir", d, true)
+		if err != nil {
+			return "", fmt.Errorf("mote: %s: dirs: %v", project.FileName, err)
+		}
+		seal = append(seal, s)
+	}
+	for _, f := range p.Files {
+		s, err := parseSeal("--file", f, false)
+		if err != nil {
+			return "", fmt.Errorf("mote: %s: files: %v", project.FileName, err)
+		}
+		seal = append(seal, s)
+	}
+	res, err := build.BuildCached(ctx, build.Options{
+		Args: []string{p.BuildTarget()}, Seal: seal, WorkDir: p.Workdir,
+		Verbose: verbose, Stderr: stderr,
+	})
+	if err != nil {
+		return "", err
+	}
+	return res.Image, nil
+}
+
 // runTarget returns the image to boot for the positional arguments before
 // "--", building a package into the image cache first if needed.
 func runTarget(ctx context.Context, targets []string, verbose bool, stderr io.Writer) (string, error) {
@@ -198,6 +283,9 @@ func runTarget(ctx context.Context, targets []string, verbose bool, stderr io.Wr
 				targets = []string{"./" + t}
 			}
 		case err != nil && !looksLikePackage(t):
+			if path, ok, err := resolveStoredImage(t); ok || err != nil {
+				return path, err
+			}
 			return "", fmt.Errorf("mote: %s: no such image or package", t)
 		}
 	}

@@ -68,7 +68,7 @@ func Create(cfg *Config) (*Instance, error) {
 			return nil, err
 		}
 	}
-	unlock, err := lockFile(filepath.Join(root, namesLock))
+	unlock, err := motedir.Lock(filepath.Join(root, namesLock))
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +215,7 @@ func (in *Instance) State() (*State, error) {
 // Update changes the state under the instance's lock: fn gets the current
 // state and modifies it; if fn returns an error nothing is written.
 func (in *Instance) Update(fn func(*State) error) (*State, error) {
-	unlock, err := lockFile(filepath.Join(in.Dir, lockName))
+	unlock, err := motedir.Lock(filepath.Join(in.Dir, lockName))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %s", ErrNotExist, in.Name)
@@ -287,7 +287,7 @@ func (s *State) Running() bool {
 // out of the way under the names lock, so the name is free at once and no
 // one sees it half deleted, and then deleted.
 func (in *Instance) Remove(check func(*State) error) error {
-	unlockIn, err := lockFile(filepath.Join(in.Dir, lockName))
+	unlockIn, err := motedir.Lock(filepath.Join(in.Dir, lockName))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("%w: %s", ErrNotExist, in.Name)
@@ -311,7 +311,7 @@ func (in *Instance) Remove(check func(*State) error) error {
 		}
 	}
 	root := filepath.Dir(in.Dir)
-	unlock, err := lockFile(filepath.Join(root, namesLock))
+	unlock, err := motedir.Lock(filepath.Join(root, namesLock))
 	if err != nil {
 		return err
 	}

@@ -11,10 +11,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/motevm/mote/internal/motedir"
 )
 
 // index is tags.json. It is an object, not a bare map, so that it can
@@ -100,26 +101,10 @@ func (s *Store) init() error {
 	return nil
 }
 
-// lock takes the store's lock and returns the function that releases
-// it. flock(2) belongs to the open file, so the kernel releases it when a
-// mote dies holding it, and two goroutines of one process exclude each
-// other too (each opens the file itself).
+// lock takes the store's lock (motedir.Lock) and returns the function
+// that releases it.
 func (s *Store) lock() (unlock func(), err error) {
-	f, err := os.OpenFile(s.lockPath(), os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("locking %s: %v", s.lockPath(), err)
-	}
-	return func() { f.Close() }, nil
+	return motedir.Lock(s.lockPath())
 }
 
 // tmpPrefix starts the names of the store's temporary files.

@@ -77,22 +77,8 @@ var fsABIGuestTodo = map[string]struct{ guest, why string }{}
 // the guest-only section.
 func TestFSABI(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "fsabi")
-	if out, err := exec.Command("go", "build", "-o", bin, "./progs/fsabi").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	img := filepath.Join(dir, "fsabi.img")
-	if out, err := exec.Command(moteBin, "build", "-o", img, "./progs/fsabi").CombinedOutput(); err != nil {
-		t.Fatalf("mote build: %v\n%s", err, out)
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, t.TempDir())
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	native, err := cmd.Output()
+	bin, img := buildFSABI(t)
+	native, stderr, err := runNative(t, bin, t.TempDir())
 	if err != nil {
 		t.Fatalf("native run: %v\nstdout:\n%s\nstderr:\n%s", err, native, stderr.String())
 	}
@@ -189,4 +175,32 @@ func compareChecks(t *testing.T, want map[string]string, order []string, got map
 		t.Errorf("%d of %d checks differ between Linux and mote:\n%s", len(diff), compared, strings.Join(diff, "\n"))
 	}
 	return compared
+}
+
+// buildFSABI builds progs/fsabi natively and as an image.
+func buildFSABI(t *testing.T) (bin, img string) {
+	t.Helper()
+	dir := t.TempDir()
+	bin = filepath.Join(dir, "fsabi")
+	if out, err := exec.Command("go", "build", "-o", bin, "./progs/fsabi").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	img = filepath.Join(dir, "fsabi.img")
+	if out, err := exec.Command(moteBin, "build", "-o", img, "./progs/fsabi").CombinedOutput(); err != nil {
+		t.Fatalf("mote build: %v\n%s", err, out)
+	}
+	return bin, img
+}
+
+// runNative runs a native program with args (within 5 minutes) and
+// returns its standard output and error.
+func runNative(t *testing.T, bin string, args ...string) (stdout []byte, stderr *strings.Builder, err error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	stderr = &strings.Builder{}
+	cmd.Stderr = stderr
+	stdout, err = cmd.Output()
+	return stdout, stderr, err
 }

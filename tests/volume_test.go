@@ -47,22 +47,8 @@ var fsABIVolumeDiffs = map[string]struct{ guest, why string }{
 // output, check by check, but for fsABIVolumeDiffs.
 func TestVolumeFSABI(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "fsabi")
-	if out, err := exec.Command("go", "build", "-o", bin, "./progs/fsabi").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	img := filepath.Join(dir, "fsabi.img")
-	if out, err := exec.Command(moteBin, "build", "-o", img, "./progs/fsabi").CombinedOutput(); err != nil {
-		t.Fatalf("mote build: %v\n%s", err, out)
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, filepath.Join(t.TempDir(), "base"))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	native, err := cmd.Output()
+	bin, img := buildFSABI(t)
+	native, stderr, err := runNative(t, bin, filepath.Join(t.TempDir(), "base"))
 	if err != nil {
 		t.Fatalf("native run: %v\nstdout:\n%s\nstderr:\n%s", err, native, stderr.String())
 	}

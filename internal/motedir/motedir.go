@@ -13,8 +13,12 @@
 package motedir
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Images is the directory of the local image store.
@@ -44,4 +48,27 @@ func xdg(env, def string) string {
 		home = os.TempDir()
 	}
 	return filepath.Join(home, def)
+}
+
+// Lock takes an exclusive flock(2) on path (made if missing, mode 0600)
+// and returns the function that releases it. flock belongs to the open
+// file, so the kernel releases it when its holder dies (a killed mote
+// never leaves a lock behind), and two goroutines of one process exclude
+// each other too (each opens the file itself).
+func Lock(path string) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %v", path, err)
+	}
+	return func() { f.Close() }, nil
 }

@@ -115,6 +115,7 @@ latest; mote run NAME[:TAG] boots it from there.`,
 			}
 			ctx, stop := interruptible(cmd.Context())
 			defer stop()
+			prog := startProgress(progressWriter(stderr, verbose), "building "+buildWhat(pkgs))
 			res, err := build.Build(ctx, build.Options{
 				Args:    pkgs,
 				Output:  output,
@@ -125,6 +126,7 @@ latest; mote run NAME[:TAG] boots it from there.`,
 				Verbose: verbose,
 				Stderr:  stderr,
 			})
+			prog.done(err == nil)
 			if err != nil {
 				return err
 			}
@@ -204,4 +206,15 @@ func findProject() (*project.Project, error) {
 		return nil, fmt.Errorf("mote: %v", err)
 	}
 	return p, nil
+}
+
+// buildWhat names what a build builds, for progress lines.
+func buildWhat(pkgs []string) string {
+	switch {
+	case len(pkgs) == 0:
+		return "."
+	case len(pkgs) == 1:
+		return pkgs[0]
+	}
+	return pkgs[0] + " ..."
 }

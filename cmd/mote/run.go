@@ -246,10 +246,12 @@ func projectImage(ctx context.Context, p *project.Project, verbose bool, stderr 
 		}
 		seal = append(seal, s)
 	}
+	prog := startProgress(progressWriter(stderr, verbose), "building "+p.BuildTarget())
 	res, err := build.BuildCached(ctx, build.Options{
 		Args: []string{p.BuildTarget()}, Seal: seal, WorkDir: p.Workdir,
 		Verbose: verbose, Stderr: stderr,
 	})
+	prog.done(err == nil)
 	if err != nil {
 		return "", err
 	}
@@ -289,7 +291,9 @@ func runTarget(ctx context.Context, targets []string, verbose bool, stderr io.Wr
 			return "", fmt.Errorf("mote: %s: no such image or package", t)
 		}
 	}
+	prog := startProgress(progressWriter(stderr, verbose), "building "+buildWhat(targets))
 	res, err := build.BuildCached(ctx, build.Options{Args: targets, Verbose: verbose, Stderr: stderr})
+	prog.done(err == nil)
 	if err != nil {
 		return "", err
 	}

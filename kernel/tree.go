@@ -353,8 +353,9 @@ func mountsInit(blob []byte, memSize uint64) {
 	}
 }
 
-// mountFailedStatus is the exit status of a guest whose mounts fail: the
-// program never starts, as with mote's own errors before a run.
+// mountFailedStatus is the exit status of a guest whose mounts or devices
+// fail to set up: the program does not run, as with mote's own errors
+// before a run.
 const mountFailedStatus = 125
 
 // mountVolume mounts a host directory volume (options: tag=TAG[,ro]).

@@ -132,7 +132,10 @@ func netProbe() {
 		} else {
 			netSetReg(virtio.RegStatus, virtio.StatusFailed)
 			netdev.state = 3
-			kprint("mote: the virtio-net device failed to initialise\n")
+			// Without it the program would run unreachable (its
+			// listeners on the guest's loopback only): stop instead.
+			kprint("mote: the virtio-net device failed to initialise (too little guest memory for its buffers? raise --memory); stopping the guest\n")
+			exitGuest(mountFailedStatus)
 		}
 		return
 	}
@@ -232,14 +235,17 @@ func queueInit(q *vq, idx uint32, bufSize, memMax uint64) bool {
 	if num > max { // max is not a power of two below 16
 		num = max
 	}
-	if !vqSetup(netdev.base, q, idx, num) {
+	// A small guest may not have the kernel memory for all the buffers:
+	// fewer will do (down to 16).
+	buf := kallocPages((uint64(num)*bufSize + pageSize - 1) / pageSize)
+	for buf == 0 && num > 16 {
+		num /= 2
+		buf = kallocPages((uint64(num)*bufSize + pageSize - 1) / pageSize)
+	}
+	if buf == 0 || !vqSetup(netdev.base, q, idx, num) {
 		return false
 	}
 	q.bufSize = bufSize
-	buf := kallocPages((uint64(num)*bufSize + pageSize - 1) / pageSize)
-	if buf == 0 {
-		return false
-	}
 	q.bufBase = buf
 	for i := uint32(0); i < num; i++ {
 		d := q.descAt(i)

@@ -645,60 +645,11 @@ const p9Pipe = 4
 
 // rRead reads from an open remote file at pos into user memory [p, p+n).
 func rRead(f *file, p, n uint64, pos int64) int64 {
-	d := devOf(ind(f.node))
 	fi := rIO(f)
 	defer releaseFile(fi)
-	chunk := uint64(d.msize - p9Hdr - 4)
-	var slots [p9Pipe]int
-	var asked [p9Pipe]uint64
-	got := uint64(0)
-	for got < n {
-		k, off := 0, got
-		for k < p9Pipe && off < n && (k == 0 || d.free != 0) {
-			c := min(n-off, chunk)
-			s := d.slot()
-			m := d.begin(s, p9Tread)
-			m.u32(f.fid)
-			m.u64(uint64(pos) + off)
-			m.u32(uint32(c))
-			d.send(s, &m)
-			slots[k], asked[k] = s, c
-			k++
-			off += c
-		}
-		// The replies, in order: a short one is the end of the file.
-		var err int64
-		short := false
-		for i := 0; i < k; i++ {
-			r, e := d.finish(slots[i])
-			if e == 0 && err == 0 && !short {
-				cnt := uint64(r.u32())
-				src := r.take(uint32(cnt))
-				switch {
-				case r.bad || cnt > asked[i]:
-					e = -eIO
-				case !userOK(p+got, cnt, true): // unmapped while we slept
-					e = -eFAULT
-				default:
-					copy(userBytes(p+got, cnt), unsafe.Slice((*byte)(unsafe.Pointer(uintptr(src))), cnt))
-					got += cnt
-					short = cnt < asked[i]
-				}
-			}
-			if e < 0 && err == 0 && !short {
-				err = e
-			}
-			d.release(slots[i])
-		}
-		if err < 0 {
-			if got > 0 {
-				break
-			}
-			return err
-		}
-		if short {
-			break
-		}
+	got, err := rPipeIO(f, p, n, pos, false)
+	if got == 0 && err < 0 {
+		return err
 	}
 	return int64(got)
 }
@@ -707,7 +658,6 @@ func rRead(f *file, p, n uint64, pos int64) int64 {
 // end with O_APPEND, as the host sees it now).
 func rWrite(f *file, p, n uint64, pos int64, usePos bool) int64 {
 	nd := ind(f.node)
-	d := devOf(nd)
 	fi := rIO(f)
 	defer releaseFile(fi)
 	if f.flags&oAppend != 0 {
@@ -717,39 +667,80 @@ func rWrite(f *file, p, n uint64, pos int64, usePos bool) int64 {
 		}
 		pos = nd.size
 	}
-	chunk := uint64(d.msize - p9Hdr - 16)
+	put, err := rPipeIO(f, p, n, pos, true)
+	if put == 0 && err < 0 {
+		return err
+	}
+	if end := pos + int64(put); end > nd.size {
+		nd.size = end
+	}
+	if !usePos {
+		f.off = pos + int64(put)
+	}
+	return int64(put)
+}
+
+// rPipeIO moves up to n bytes between user memory at p and the open file
+// f at pos (Twrite with write, else Tread), keeping up to p9Pipe requests
+// in flight: the server works on the next piece while the guest copies
+// one. It stops at a short count (the end of the file, a full disk) and
+// returns the bytes moved and the first error.
+func rPipeIO(f *file, p, n uint64, pos int64, write bool) (uint64, int64) {
+	d := devOf(ind(f.node))
+	chunk := uint64(d.msize - p9Hdr - 4)
+	if write {
+		chunk = uint64(d.msize - p9Hdr - 16)
+	}
 	var slots [p9Pipe]int
 	var asked [p9Pipe]uint64
-	put := uint64(0)
-	for put < n {
-		k, off := 0, put
+	done := uint64(0)
+	for done < n {
+		k, off := 0, done
 		var err int64
 		for k < p9Pipe && off < n && (k == 0 || d.free != 0) {
 			c := min(n-off, chunk)
-			if !userOK(p+off, c, false) {
+			if write && !userOK(p+off, c, false) {
 				err = -eFAULT
 				break
 			}
 			s := d.slot()
-			m := d.begin(s, p9Twrite)
+			m := d.begin(s, p9Tread)
+			if write {
+				m = d.begin(s, p9Twrite)
+			}
 			m.u32(f.fid)
 			m.u64(uint64(pos) + off)
 			m.u32(uint32(c))
-			copy(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(m.at(m.n)))), c), userBytes(p+off, c))
-			m.n += uint32(c)
+			if write {
+				copy(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(m.at(m.n)))), c), userBytes(p+off, c))
+				m.n += uint32(c)
+			}
 			d.send(s, &m)
 			slots[k], asked[k] = s, c
 			k++
 			off += c
 		}
+		// The replies, in order: after a short one the rest is not
+		// counted (for reads, it is past the end).
 		short := false
 		for i := 0; i < k; i++ {
 			r, e := d.finish(slots[i])
 			if e == 0 && err == 0 && !short {
-				if cnt := uint64(r.u32()); r.bad || cnt > asked[i] {
+				cnt := uint64(r.u32())
+				var src uint64
+				if !write {
+					src = r.take(uint32(cnt))
+				}
+				switch {
+				case r.bad || cnt > asked[i]:
 					e = -eIO
-				} else {
-					put += cnt
+				case !write && !userOK(p+done, cnt, true): // unmapped while we slept
+					e = -eFAULT
+				default:
+					if !write {
+						copy(userBytes(p+done, cnt), unsafe.Slice((*byte)(unsafe.Pointer(uintptr(src))), cnt))
+					}
+					done += cnt
 					short = cnt < asked[i]
 				}
 			}
@@ -759,22 +750,13 @@ func rWrite(f *file, p, n uint64, pos int64, usePos bool) int64 {
 			d.release(slots[i])
 		}
 		if err < 0 {
-			if put > 0 {
-				break
-			}
-			return err
+			return done, err
 		}
 		if short {
 			break
 		}
 	}
-	if end := pos + int64(put); end > nd.size {
-		nd.size = end
-	}
-	if !usePos {
-		f.off = pos + int64(put)
-	}
-	return int64(put)
+	return done, 0
 }
 
 // rFsync sends Tfsync for an open file: the server answers after the

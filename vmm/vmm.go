@@ -59,6 +59,12 @@ type Config struct {
 	// Net is the guest's network (a virtio-net device), for images that
 	// link the guest network stack.
 	Net NetConfig
+	// SmallPages backs guest RAM with 4 KiB pages faulted on first touch
+	// instead of transparent huge pages: less host memory for a guest that
+	// touches little (pages, not 2 MiB steps), and on the development
+	// machine twice the starts per second of many small instances (mote
+	// run -d sets it). MOTE_BACKING overrides both.
+	SmallPages bool
 	// Started, if set, is called once the virtual machine is set up, just
 	// before the guest first runs: by then every error that keeps a guest
 	// from starting has been found (mote run -d reports success here, so
@@ -283,6 +289,9 @@ func newVM(cfg Config) (_ *vm, err error) {
 		backing = backHuge
 	case "hugepopulate":
 		backing = backHugePopulate
+	}
+	if backing == 0 && cfg.SmallPages {
+		backing = backLazy
 	}
 	if backing == 0 {
 		backing = defaultBacking

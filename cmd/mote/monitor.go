@@ -157,6 +157,9 @@ func monitorConfig(in *instance.Instance) (vmm.Config, error) {
 		Debug:       c.Debug,
 		Profile:     c.Profile,
 		Net:         netCfg,
+		// Instances are many and mostly idle: host memory per
+		// instance and start time matter most (README, Instances).
+		SmallPages: true,
 		// Stdin nil: the guest reads end of input at once.
 	}, nil
 }

@@ -24,7 +24,7 @@
 //	go run ./tools/instbench [-n 100] [-m auto] [-p 1]
 //
 // -m auto (the default) first finds the smallest guest RAM, in 2 MiB steps,
-// at which httpd answered three boots out of three, and adds 4 MiB (at the
+// at which httpd answered three boots out of three, and adds 8 MiB (at the
 // very edge a boot now and then runs out of memory). Guest RAM is touched
 // lazily, so -m barely changes the host memory an idle instance takes.
 // Instances live in a temporary MOTE_HOME.
@@ -51,7 +51,7 @@ import (
 
 var (
 	flagN      = flag.Int("n", 100, "number of instances (and of native processes)")
-	flagMem    = flag.String("m", "auto", "guest RAM per instance, or auto: 4 MiB more than the smallest (2 MiB steps) at which httpd answered 3 boots of 3")
+	flagMem    = flag.String("m", "auto", "guest RAM per instance, or auto: 8 MiB more than the smallest (2 MiB steps) at which httpd answered 3 boots of 3")
 	flagPar    = flag.Int("p", 1, "instances started at once")
 	flagNative = flag.Bool("native", true, "measure native httpd processes as a baseline")
 	flagSettle = flag.Duration("settle", 2*time.Second, "wait after the last start before measuring memory")
@@ -98,7 +98,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		mem = fmt.Sprintf("%dM", mib+4)
+		mem = fmt.Sprintf("%dM", mib+8)
 		fmt.Fprintf(os.Stderr, "instbench: smallest guest RAM at which httpd answered 3 of 3 boots: %dM; using %s\n", mib, mem)
 	}
 	uni, err := b.unikernels(*flagN, mem)

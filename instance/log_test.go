@@ -137,7 +137,9 @@ func TestParseRecord(t *testing.T) {
 }
 
 func TestTailRecords(t *testing.T) {
-	r := func(s int, partial bool, text string) Record { return Record{Stream: s, Partial: partial, Text: []byte(text)} }
+	r := func(s int, partial bool, text string) Record {
+		return Record{Stream: s, Partial: partial, Text: []byte(text)}
+	}
 	recs := []Record{
 		r(0, false, "1"),
 		r(0, true, "2a"), r(1, false, "e1"), r(0, false, "2b"),

@@ -49,10 +49,10 @@ var (
 	fsReadOnly [maxFS]bool
 	fsRootIno  [maxFS]int32 // a volume's root directory
 
-	rHash    [rHashSize]int32 // remote inodes by qid.path, chained through hnext
-	rCount   int
-	rSweep   bool  // a remote inode lost its last link: rEvict frees it once closed
-	rFresh   int32 // the inode whose attributes the current call looked up
+	rHash  [rHashSize]int32 // remote inodes by qid.path, chained through hnext
+	rCount int
+	rSweep bool  // a remote inode lost its last link: rEvict frees it once closed
+	rFresh int32 // the inode whose attributes the current call looked up
 	// The fid a lookup replaced in the current call (rLookup): an open
 	// of that inode takes the new, unopened fid and gives the inode this
 	// one back, saving a clone; else it is clunked when the call ends.
@@ -61,7 +61,7 @@ var (
 	// Non-directories that got a fid in the current call (rCallDone).
 	rTouched  [8]int32
 	rNTouched int
-	vfsOwner uint64
+	vfsOwner  uint64
 )
 
 func isRemote(i int32) bool { return fsRemote[ind(i).fs] != 0 }
@@ -118,6 +118,19 @@ func rFidFor(ino int32) uint32 {
 		}
 	}
 	return 0
+}
+
+// rInodeFid readies an inode's volume and finds a fid for it (rFidFor).
+func rInodeFid(ino int32) (*p9dev, uint32, int64) {
+	d, e := rReady(ind(ino))
+	if e < 0 {
+		return d, 0, e
+	}
+	fid := rFidFor(ino)
+	if fid == 0 {
+		return d, 0, -eSTALE
+	}
+	return d, fid, 0
 }
 
 // rTouch notes a non-directory inode that got a fid in this call.
@@ -354,13 +367,9 @@ func rRefresh(ino int32) int64 {
 		return 0
 	}
 	nd := ind(ino)
-	d, e := rReady(nd)
+	d, fid, e := rInodeFid(ino)
 	if e < 0 {
 		return e
-	}
-	fid := rFidFor(ino)
-	if fid == 0 {
-		return -eSTALE
 	}
 	s := d.slot()
 	m := d.begin(s, p9Tgetattr)
@@ -1057,13 +1066,9 @@ func rSetattr(ino int32, fid, valid, mode, uid, gid uint32, size int64, at, mt f
 // rStatfs fills struct statfs b from Tstatfs.
 func rStatfs(ino int32, b []byte) int64 {
 	nd := ind(ino)
-	d, e := rReady(nd)
+	d, fid, e := rInodeFid(ino)
 	if e < 0 {
 		return e
-	}
-	fid := rFidFor(ino)
-	if fid == 0 {
-		return -eSTALE
 	}
 	s := d.slot()
 	m := d.begin(s, p9Tstatfs)

@@ -61,14 +61,14 @@ net: user
 
 func TestParseErrors(t *testing.T) {
 	for in, want := range map[string]string{
-		"nmae: web\n":                    "field nmae not found",
-		"cpus: two\n":                    "cannot unmarshal",
-		"cpus: -1\n":                     "not a number of CPUs",
-		"env: [NOVALUE]\n":               `env entry "NOVALUE": want KEY=VALUE`,
-		"env: 3\n":                       "env: want a list",
-		"memory: [1]\n":                  "want a single value",
-		"volumes: [data]\n":              `volumes: "data": want HOST:GUEST`,
-		"package: .\nimage: web\n":       "give one",
+		"nmae: web\n":              "field nmae not found",
+		"cpus: two\n":              "cannot unmarshal",
+		"cpus: -1\n":               "not a number of CPUs",
+		"env: [NOVALUE]\n":         `env entry "NOVALUE": want KEY=VALUE`,
+		"env: 3\n":                 "env: want a list",
+		"memory: [1]\n":            "want a single value",
+		"volumes: [data]\n":        `volumes: "data": want HOST:GUEST`,
+		"package: .\nimage: web\n": "give one",
 	} {
 		_, err := Parse([]byte(in), t.TempDir())
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -207,6 +207,9 @@ type BootInfo struct {
 	// atomic swap at its scheduling points and timer ticks and delivers
 	// each as kill(2) from outside would (SI_USER).
 	HostSignals uint64
+	// Lazy are the image's demand-zero ranges (lazy.go), unused entries
+	// zero. MemSize includes their size on top of the program's memory.
+	Lazy [MaxLazy]LazyRange
 }
 
 // Mounts at boot (BootInfo.MountsGPA): each mount is three NUL-terminated

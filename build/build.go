@@ -790,7 +790,7 @@ func (b *builder) makeImage(linked string, archive []byte) ([]byte, abi.Note, er
 		note.Flags |= abi.NoteFlagNet
 	}
 	cfg := abi.Config{Args: b.opts.RunArgs, Env: b.opts.Env, Dir: b.guestDir}
-	img, err := addNoteSegment(data, moteNotes(note, cfg), archive)
+	img, err := addNoteSegment(data, moteNotes(note, cfg, lazyRanges(f)), archive)
 	if err != nil {
 		return nil, abi.Note{}, err
 	}

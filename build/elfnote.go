@@ -2,10 +2,13 @@ package build
 
 import (
 	"bytes"
+	"cmp"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/motevm/mote/abi"
 )
@@ -90,10 +93,17 @@ func pad4(b *bytes.Buffer) {
 	}
 }
 
+// kernelPkg is the library OS's import path, whose data lazyRanges leaves alone.
+const kernelPkg = "github.com/motevm/mote/kernel"
+
 // moteNotes returns the contents of the mote PT_NOTE segment.
-func moteNotes(n abi.Note, cfg abi.Config) []byte {
+func moteNotes(n abi.Note, cfg abi.Config, lazy []abi.LazyRange) []byte {
 	out := encodeNote(abi.NoteName, abi.NoteTypeABI, n.Encode())
-	return append(out, encodeNote(abi.NoteName, abi.NoteTypeConfig, cfg.Encode())...)
+	out = append(out, encodeNote(abi.NoteName, abi.NoteTypeConfig, cfg.Encode())...)
+	if len(lazy) > 0 {
+		out = append(out, encodeNote(abi.NoteName, abi.NoteTypeLazy, abi.EncodeLazy(lazy))...)
+	}
+	return out
 }
 
 const (
@@ -280,4 +290,44 @@ func addNoteSegment(img []byte, notes []byte, files []byte) ([]byte, error) {
 	le.PutUint64(out[0x28:], newShoff)
 	le.PutUint16(out[0x3c:], uint16(newShnum))
 	return out, nil
+}
+
+// lazyRanges lists the image's demand-zero ranges (see abi.NoteTypeLazy):
+// the page-aligned interiors of the .noptrbss symbols of at least
+// abi.LazyMin bytes, except the library OS's and the runtime's own (the
+// kernel touches its data without taking faults). Adjacent ranges are
+// merged; the abi.MaxLazy largest are kept, sorted by address.
+func lazyRanges(f *elf.File) []abi.LazyRange {
+	sec := f.Section(".noptrbss")
+	syms, err := f.Symbols()
+	if sec == nil || err != nil {
+		return nil
+	}
+	var rs []abi.LazyRange
+	for _, s := range syms {
+		if s.Size < abi.LazyMin || int(s.Section) >= len(f.Sections) || f.Sections[s.Section] != sec ||
+			strings.HasPrefix(s.Name, "runtime.") || strings.HasPrefix(s.Name, kernelPkg+".") {
+			continue
+		}
+		start := (s.Value + abi.PageSize - 1) &^ (abi.PageSize - 1)
+		end := (s.Value + s.Size) &^ (abi.PageSize - 1)
+		if start < end && start >= sec.Addr && end <= sec.Addr+sec.Size {
+			rs = append(rs, abi.LazyRange{Start: start, End: end})
+		}
+	}
+	slices.SortFunc(rs, func(a, b abi.LazyRange) int { return cmp.Compare(a.Start, b.Start) })
+	var merged []abi.LazyRange
+	for _, r := range rs {
+		if n := len(merged); n > 0 && r.Start <= merged[n-1].End {
+			merged[n-1].End = max(merged[n-1].End, r.End)
+			continue
+		}
+		merged = append(merged, r)
+	}
+	if len(merged) > abi.MaxLazy {
+		slices.SortFunc(merged, func(a, b abi.LazyRange) int { return cmp.Compare(b.End-b.Start, a.End-a.Start) })
+		merged = merged[:abi.MaxLazy]
+		slices.SortFunc(merged, func(a, b abi.LazyRange) int { return cmp.Compare(a.Start, b.Start) })
+	}
+	return merged
 }

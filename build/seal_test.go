@@ -290,11 +290,11 @@ func TestAddNoteSegmentFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	plain, err := addNoteSegment(orig, moteNotes(note, cfg), nil)
+	plain, err := addNoteSegment(orig, moteNotes(note, cfg, nil), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealed, err := addNoteSegment(orig, moteNotes(note, cfg), ar)
+	sealed, err := addNoteSegment(orig, moteNotes(note, cfg, nil), ar)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,9 @@ type Image struct {
 	// NoteTypeFiles note, checked to lie inside it); Len 0: no archive.
 	// ReadFiles reads it.
 	Files abi.FilesNote
+	// Lazy are the demand-zero ranges (abi.NoteTypeLazy), checked to lie
+	// in the zero-filled part of a segment.
+	Lazy  []abi.LazyRange
 	Start uint64 // lowest segment vaddr
 	End   uint64 // highest segment vaddr+memsz (not rounded)
 
@@ -198,6 +201,12 @@ func parse(path string, r io.ReaderAt, size uint64) (*Image, error) {
 						return nil, corrupt
 					}
 					img.Files = fn
+				case abi.NoteTypeLazy:
+					lazy, err := abi.DecodeLazy(n.desc)
+					if err != nil || img.Lazy != nil {
+						return nil, corrupt
+					}
+					img.Lazy = lazy
 				}
 			}
 		case elf.PT_LOAD:
@@ -247,6 +256,15 @@ func (img *Image) checkLayout() error {
 		}
 		img.Start = min(img.Start, s.Vaddr)
 		img.End = max(img.End, end)
+	}
+	for _, r := range img.Lazy {
+		in := false
+		for _, s := range img.Segments {
+			in = in || (r.Start >= s.Vaddr+s.Filesz && r.End <= s.Vaddr+s.Memsz)
+		}
+		if !in {
+			return fmt.Errorf("%s has a demand-zero range %#x-%#x outside its bss (corrupt mote note)", img.Path, r.Start, r.End)
+		}
 	}
 	for _, a := range []struct {
 		name string

@@ -177,3 +177,42 @@ func TestOpenFiles(t *testing.T) {
 		t.Errorf("truncated archive: Open = %v", err)
 	}
 }
+
+func TestOpenLazy(t *testing.T) {
+	spec := goodSpec() // bss is [0x400100, 0x403000)
+	for _, c := range []struct {
+		name   string
+		ranges []abi.LazyRange
+		desc   []byte
+		want   string // "" : accepted
+	}{
+		{"in bss", []abi.LazyRange{{Start: 0x401000, End: 0x403000}}, nil, ""},
+		{"over data", []abi.LazyRange{{Start: 0x400000, End: 0x402000}}, nil, "outside its bss"},
+		{"past the end", []abi.LazyRange{{Start: 0x402000, End: 0x404000}}, nil, "outside its bss"},
+		{"unaligned", []abi.LazyRange{{Start: 0x401100, End: 0x403000}}, nil, "corrupt"},
+		{"unsorted", []abi.LazyRange{{Start: 0x402000, End: 0x403000}, {Start: 0x401000, End: 0x402000}}, nil, "corrupt"},
+		{"too many", make([]abi.LazyRange, abi.MaxLazy+1), nil, "corrupt"},
+		{"odd size", nil, make([]byte, 12), "corrupt"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			spec.Lazy = c.desc
+			if c.desc == nil {
+				spec.Lazy = abi.EncodeLazy(c.ranges)
+			}
+			img, err := image.Open(write(t, imagetest.Build(spec)))
+			if c.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer img.Close()
+				if len(img.Lazy) != len(c.ranges) || img.Lazy[0] != c.ranges[0] {
+					t.Fatalf("Lazy %v, want %v", img.Lazy, c.ranges)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Open: %v, want an error with %q", err, c.want)
+			}
+		})
+	}
+}

@@ -14,6 +14,13 @@ import (
 //     from the free list (zeroed again on allocation);
 //   - kernel objects (threads and their stacks, tables) are carved in
 //     contiguous runs from the same never-touched region (kallocPages).
+//     User frames leave kernReserve of it to them, so that a program that
+//     fills memory meets its own OOM rather than starving the kernel (a
+//     clone that cannot get a thread is a fatal error in the Go runtime).
+//
+// The image's demand-zero ranges (abi.NoteTypeLazy, lazy.go) lie below
+// FreeStart; RAM is their size larger than the program's memory, and each of
+// their pages is charged to the allocator when it is first mapped.
 
 const pageSize = abi.PageSize
 
@@ -23,16 +30,25 @@ var (
 	frameLimit  uint64
 	freeList    uint64 // singly linked through the first word of each free frame
 	freeCount   uint64
-	usedFrames  uint64 // frames handed out for user memory and page tables
+	usedFrames  uint64 // frames handed out (or charged) for user memory and page tables
 	kernelPages uint64 // pages handed out by kallocPages
+	kernReserve uint64 // never-touched bytes user frames leave to kallocPages
+	imageEnd    uint64 // RAM below this holds the image, boot data and sealed files
 )
 
 func memInit(bi *abi.BootInfo) {
 	memSize = bi.MemSize
 	frameNext = bi.FreeStart
+	imageEnd = bi.FreeStart
 	frameLimit = bi.MemSize
 	pml4 = bi.PML4
+	lazyInit(bi)
+	kernReserve = min(max((frameLimit-frameNext)/32, 1<<20), 4<<20) &^ (pageSize - 1)
 }
+
+// guestMemory is the memory the program was given (mote run --memory): RAM
+// without the demand-zero ranges' room.
+func guestMemory() uint64 { return memSize - lazyBytes }
 
 func zeroPage(pa uint64) {
 	clear(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(pa))), pageSize))
@@ -48,7 +64,7 @@ func allocFrame() uint64 {
 		usedFrames++
 		return f
 	}
-	if frameNext+pageSize <= frameLimit {
+	if frameNext+pageSize+kernReserve <= frameLimit {
 		f := frameNext
 		frameNext += pageSize
 		usedFrames++
@@ -58,6 +74,24 @@ func allocFrame() uint64 {
 	return 0
 }
 
+// chargeFrame takes one frame's worth of memory out of the allocator for a
+// page the kernel maps at its own address (a demand-zero page of the
+// image): the top never-touched frame, or a free one, is retired unused.
+func chargeFrame() bool {
+	switch {
+	case frameNext+pageSize+kernReserve <= frameLimit:
+		frameLimit -= pageSize
+	case freeList != 0:
+		freeList = *(*uint64)(unsafe.Pointer(uintptr(freeList)))
+		freeCount--
+	default:
+		outOfMemory = true
+		return false
+	}
+	usedFrames++
+	return true
+}
+
 // outOfMemory is set when a frame allocation failed; a page fault that
 // cannot be served then ends the guest as Linux's OOM killer ends a process.
 var outOfMemory bool
@@ -65,7 +99,13 @@ var outOfMemory bool
 // oomKill ends the guest after a user page fault found no free memory.
 func oomKill() {
 	kprint("mote: the guest ran out of memory (")
-	kprintNum(int64(memSize >> 20))
+	kprintNum(int64(guestMemory() >> 20))
+	kprint(" MiB: program ")
+	kprintNum(int64(usedFrames * pageSize >> 20))
+	kprint(" MiB, kernel ")
+	kprintNum(int64(kernelPages * pageSize >> 20))
+	kprint(" MiB, image ")
+	kprintNum(int64((imageEnd - lazyBytes) >> 20))
 	kprint(" MiB); the program was killed: raise --memory\n")
 	exitGuest(128 + sigKILL)
 }
@@ -241,9 +281,10 @@ func userOK(p, n uint64, write bool) bool {
 	if end < p {
 		return false
 	}
-	// The identity-mapped region: RAM (image, kernel memory) is always mapped.
+	// The identity-mapped region: RAM (image, kernel memory) is mapped,
+	// but for the demand-zero ranges' pages not touched yet.
 	if end <= memSize {
-		return p >= pageSize
+		return p >= pageSize && (nlazy == 0 || lazyCommitRange(p, end))
 	}
 	if p < userMin || end > userMax {
 		return false

@@ -68,7 +68,7 @@ func mkSymlink(dir int32, name string, target []byte) {
 }
 
 func treeInit(b *abi.BootInfo) {
-	fsMaxPages[fsTmp] = b.MemSize / pageSize / 2
+	fsMaxPages[fsTmp] = guestMemory() / pageSize / 2
 	root := newInode(ndDir, fsRoot, 0o755)
 	if root != rootIno {
 		kpanic("mote: file tree: bad root")
@@ -108,7 +108,7 @@ func treeInit(b *abi.BootInfo) {
 		sealedInit(b.FilesGPA, b.FilesLen)
 	}
 	if b.MountsLen != 0 {
-		mountsInit(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(b.MountsGPA))), b.MountsLen), b.MemSize)
+		mountsInit(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(b.MountsGPA))), b.MountsLen), guestMemory())
 	}
 	workdirInit(b)
 }

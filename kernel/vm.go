@@ -477,6 +477,9 @@ func handlePageFault(addr, errCode uint64) bool {
 	if errCode&1 != 0 && errCode&2 == 0 {
 		return false // protection violation on a present page, read
 	}
+	if addr < memSize {
+		return lazyCommit(addr)
+	}
 	if addr < userMin || addr >= userMax {
 		return false
 	}

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/motevm/mote/image"
 )
 
 var (
@@ -73,6 +75,7 @@ func setup() error {
 		"runtimetest": "./progs/runtimetest",
 		"rawsyscall":  "./progs/rawsyscall",
 		"memtest":     "./progs/memtest",
+		"lazybss":     "./progs/lazybss",
 		"oom":         "./progs/oom",
 		"cat":         "./progs/cat",
 		"nettest":     "./progs/nettest",
@@ -200,7 +203,7 @@ func TestRuntime(t *testing.T) {
 	for _, cpus := range []string{"1", "2"} {
 		t.Run("cpus"+cpus, func(t *testing.T) {
 			host := strconv.FormatInt(time.Now().UnixNano(), 10)
-			r := mote(t, 120*time.Second, "run", "-m", "128M", "--cpus", cpus, "-e", "RT_ENV=yes", "-e", "HOST_NOW="+host, images["runtimetest"])
+			r := mote(t, 120*time.Second, "run", "-m", "160M", "--cpus", cpus, "-e", "RT_ENV=yes", "-e", "HOST_NOW="+host, images["runtimetest"])
 			t.Logf("guest output:\n%s", r.stdout)
 			if r.code != 0 || !strings.Contains(r.stdout, "all ok") {
 				t.Errorf("runtime checks failed: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -368,6 +371,33 @@ func TestMemorySemantics(t *testing.T) {
 	r := mote(t, 120*time.Second, "run", "-m", "64M", images["memtest"])
 	if r.code != 0 || !strings.Contains(r.stdout, "memtest ok") {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// Demand-zero data: a program with a 96 MiB zeroed global runs in 32 MiB,
+// pays for the pages it touches (and is OOM-killed when they exceed its
+// memory), and uses untouched pages as system call buffers.
+func TestDemandZeroData(t *testing.T) {
+	t.Parallel()
+	img, err := image.Open(images["lazybss"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	lazy := uint64(0)
+	for _, r := range img.Lazy {
+		lazy += r.End - r.Start
+	}
+	img.Close()
+	if lazy < 95<<20 || lazy > 96<<20 {
+		t.Errorf("the image's demand-zero ranges %v cover %d bytes, want the 96 MiB array", img.Lazy, lazy)
+	}
+	r := mote(t, 60*time.Second, "run", "-m", "32M", images["lazybss"], "--", "20")
+	if r.code != 0 || !strings.Contains(r.stdout, "lazybss ok") {
+		t.Errorf("touching 20 MiB in 32: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = mote(t, 60*time.Second, "run", "-m", "32M", images["lazybss"], "--", "40")
+	if r.code != 137 || !strings.Contains(r.stderr, "ran out of memory (32 MiB") {
+		t.Errorf("touching 40 MiB in 32: exit %d, want 137 (OOM)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 }
 

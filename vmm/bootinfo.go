@@ -36,7 +36,8 @@ const (
 	biMountsGPA   = biFilesLen + 8
 	biMountsLen   = biMountsGPA + 8
 	biHostSignals = biMountsLen + 8
-	biSize        = biHostSignals + 8
+	biLazy        = biHostSignals + 8
+	biSize        = biLazy + 16*abi.MaxLazy
 
 	// abi.NetConfig
 	ncIPv4        = 0
@@ -82,6 +83,10 @@ func encodeBootInfo(b []byte, bi *abi.BootInfo) {
 	le.PutUint64(b[biMountsGPA:], bi.MountsGPA)
 	le.PutUint64(b[biMountsLen:], bi.MountsLen)
 	le.PutUint64(b[biHostSignals:], bi.HostSignals)
+	for i, r := range bi.Lazy {
+		le.PutUint64(b[biLazy+16*i:], r.Start)
+		le.PutUint64(b[biLazy+16*i+8:], r.End)
+	}
 }
 
 // Tmpfs is a tmpfs the guest mounts at boot (mote run --tmpfs).

@@ -41,6 +41,7 @@ func TestBootInfoLayout(t *testing.T) {
 		{"MountsGPA", unsafe.Offsetof(bi.MountsGPA), biMountsGPA},
 		{"MountsLen", unsafe.Offsetof(bi.MountsLen), biMountsLen},
 		{"HostSignals", unsafe.Offsetof(bi.HostSignals), biHostSignals},
+		{"Lazy", unsafe.Offsetof(bi.Lazy), biLazy},
 		{"size", unsafe.Sizeof(bi), biSize},
 		{"Net.IPv4", unsafe.Offsetof(bi.Net.IPv4), ncIPv4},
 		{"Net.Prefix4", unsafe.Offsetof(bi.Net.Prefix4), ncPrefix4},
@@ -67,6 +68,7 @@ func TestBootInfoLayout(t *testing.T) {
 	}
 	copy(in.Hostname[:], "host")
 	in.NumVirtio = 1
+	in.Lazy[0], in.Lazy[3] = abi.LazyRange{Start: 15, End: 16}, abi.LazyRange{Start: 17, End: 18}
 	in.Net = abi.NetConfig{IPv4: [4]byte{10, 0, 2, 15}, Prefix4: 24, Prefix6: 64, Gateway4: [4]byte{10, 0, 2, 2},
 		DNS4: [4]byte{10, 0, 2, 3}, SearchLen: 11}
 	for i := range in.Net.IPv6 {

@@ -87,7 +87,7 @@ const (
 var defaultEnv = []string{"HOME=/"}
 
 // memLimitEnv is the GOMEMLIMIT a guest gets unless the image or -e sets
-// one: the guest's RAM is all the memory the program has, so the Go
+// one (freeStart without the image's demand-zero ranges): the guest's RAM is all the memory the program has, so the Go
 // runtime should collect harder as the heap approaches it instead of
 // running into the OOM kill at twice the live heap (GOGC=100). It leaves
 // the library OS a reserve (device rings, page tables, thread stacks).
@@ -271,7 +271,18 @@ func newVM(cfg Config) (_ *vm, err error) {
 		filesEnd = (filesGPA + filesLen + abi.PageSize - 1) &^ (abi.PageSize - 1)
 	}
 	freeStart := (filesEnd + twoMiB - 1) &^ (twoMiB - 1)
-	if need := freeStart + twoMiB; cfg.MemoryBytes < need {
+	// The image's demand-zero ranges cost the program only the pages it
+	// touches (abi.NoteTypeLazy): guest RAM is that much larger than
+	// --memory, and the guest charges the pages as it maps them.
+	lazy := uint64(0)
+	for _, r := range v.img.Lazy {
+		lazy += r.End - r.Start
+	}
+	ramSize := cfg.MemoryBytes + lazy
+	if ramSize > abi.MaxMemory {
+		return nil, fmt.Errorf("--memory %s is too large for %s, whose zeroed data takes %s of the guest's address space (mote supports at most %s)", memString(cfg.MemoryBytes), cfg.ImagePath, memString(lazy), memString(abi.MaxMemory))
+	}
+	if need := freeStart - lazy + twoMiB; cfg.MemoryBytes < need {
 		what := ""
 		if filesLen > 0 {
 			what = fmt.Sprintf(" and its %d MiB of sealed files", (filesLen+1<<20-1)>>20)
@@ -296,7 +307,7 @@ func newVM(cfg Config) (_ *vm, err error) {
 	if backing == 0 {
 		backing = defaultBacking
 	}
-	if v.mem, err = newMemory(cfg.MemoryBytes, backing); err != nil {
+	if v.mem, err = newMemory(ramSize, backing); err != nil {
 		return nil, fmt.Errorf("cannot allocate %s of guest memory: %v", memString(cfg.MemoryBytes), err)
 	}
 	v.mark("mmap")
@@ -329,9 +340,10 @@ func newVM(cfg Config) (_ *vm, err error) {
 			writePerCPU(v.mem, cfg.CPUs)
 			bi = abi.BootInfo{
 				Magic: abi.BootMagic, Version: abi.Version, NumCPUs: uint32(cfg.CPUs),
-				MemSize: cfg.MemoryBytes, ImageEnd: imageEnd, FreeStart: freeStart, PML4: pml4GPA,
+				MemSize: ramSize, ImageEnd: imageEnd, FreeStart: freeStart, PML4: pml4GPA,
 				FilesGPA: filesGPA, FilesLen: filesLen,
 			}
+			copy(bi.Lazy[:], v.img.Lazy)
 			if v.tick > 0 {
 				bi.TickNs = uint64(v.tick.Nanoseconds())
 			}
@@ -348,7 +360,7 @@ func newVM(cfg Config) (_ *vm, err error) {
 			argv := append(append([]string{argv0(cfg.ImagePath)}, v.img.Config.Args...), cfg.Args...)
 			// Defaults a Linux process would have (HOME, for os.UserHomeDir and
 			// friends); the image's baked env and -e override them.
-			env := mergeEnv(mergeEnv(append(defaultEnv, memLimitEnv(cfg.MemoryBytes, freeStart)), v.img.Config.Env), cfg.Env)
+			env := mergeEnv(mergeEnv(append(defaultEnv, memLimitEnv(cfg.MemoryBytes, freeStart-lazy)), v.img.Config.Env), cfg.Env)
 			strs, err := encodeStrings(argv, env, dir)
 			if err != nil {
 				return err

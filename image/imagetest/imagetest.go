@@ -28,6 +28,7 @@ type Spec struct {
 	Note     *abi.Note   // nil: no ABI note
 	NoteDesc []byte      // if set, written as the ABI note descriptor instead of Note.Encode()
 	Config   *abi.Config // optional config note
+	Lazy     []byte      // optional demand-zero note descriptor (abi.EncodeLazy)
 	Syms     []Sym
 	Machine  elf.Machine // 0: EM_X86_64
 }
@@ -50,6 +51,9 @@ func Build(s Spec) []byte {
 	}
 	if s.Config != nil {
 		notes = append(notes, rawNote{abi.NoteTypeConfig, s.Config.Encode()})
+	}
+	if s.Lazy != nil {
+		notes = append(notes, rawNote{abi.NoteTypeLazy, s.Lazy})
 	}
 	var noteBuf []byte
 	for _, n := range notes {

@@ -441,7 +441,7 @@ func TestStateAcrossPreemption(t *testing.T) {
 func TestOutOfMemory(t *testing.T) {
 	t.Parallel()
 	r := mote(t, 60*time.Second, "run", "-m", "64M", images["oom"])
-	if r.code != 137 || !strings.Contains(r.stderr, "ran out of memory (64 MiB)") {
+	if r.code != 137 || !strings.Contains(r.stderr, "ran out of memory (64 MiB: program ") {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
 	r = mote(t, 60*time.Second, "run", "-m", "512M", images["oom"])

@@ -85,6 +85,10 @@ func Parse(name string, raw []byte) (*Image, error) {
 	return parse(name, bytes.NewReader(raw), uint64(len(raw)))
 }
 
+// File is the open image file (nil for an image from Parse), for callers
+// that map its pages instead of reading them.
+func (img *Image) File() *os.File { return img.file }
+
 // Close closes the image file.
 func (img *Image) Close() error {
 	if img.file != nil {

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"crypto/sha256"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,6 +65,26 @@ func TestSealedFiles(t *testing.T) {
 		"/tmp write: ok",
 	}
 	checkLines(t, r.stdout, want)
+
+	// With 4 KiB backing (mote run -d's) the monitor maps the image file
+	// copy-on-write instead of reading it: the same results, and the file
+	// stays as it was although the guest writes its data and bss.
+	sum := func() [32]byte {
+		b, err := os.ReadFile(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sha256.Sum256(b)
+	}
+	before := sum()
+	r = moteExec(t, "", []string{"MOTE_BACKING=lazy"}, time.Minute, "", "run", img)
+	if r.code != 0 {
+		t.Fatalf("mapped image: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	checkLines(t, r.stdout, want)
+	if sum() != before {
+		t.Error("running the image with its pages mapped changed the image file")
+	}
 
 	// mote run -w overrides the baked working directory.
 	r = mote(t, time.Minute, "run", "-w", "/etc/app", img)

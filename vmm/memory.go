@@ -2,9 +2,13 @@ package vmm
 
 import (
 	"encoding/binary"
+	"fmt"
+	"os"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/motevm/mote/abi"
 )
 
 // memory is guest RAM: guest-physical [0, len(b)). Every access with a
@@ -48,6 +52,22 @@ func newMemory(size uint64, backing int) (*memory, error) {
 		unix.Madvise(b, unix.MADV_POPULATE_WRITE)
 	}
 	return &memory{b: b}, nil
+}
+
+// mapFile maps length bytes of f from offset off over guest RAM [gpa,
+// gpa+length), private: the guest reads the host's page cache of f, one
+// copy shared by every guest that maps the same file, and a page it writes
+// becomes its own. gpa, off and length are page aligned.
+func (m *memory) mapFile(gpa uint64, f *os.File, off, length uint64) error {
+	if length == 0 {
+		return nil
+	}
+	if gpa%abi.PageSize != 0 || off%abi.PageSize != 0 || length%abi.PageSize != 0 || gpa+length > m.size() || gpa+length < gpa {
+		return fmt.Errorf("mapFile: bad range %#x+%#x from %#x", gpa, length, off)
+	}
+	_, err := unix.MmapPtr(int(f.Fd()), int64(off), unsafe.Pointer(&m.b[gpa]), uintptr(length),
+		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_FIXED)
+	return err
 }
 
 func (m *memory) free() {

@@ -282,7 +282,7 @@ func newVM(cfg Config) (_ *vm, err error) {
 	if ramSize > abi.MaxMemory {
 		return nil, fmt.Errorf("--memory %s is too large for %s, whose zeroed data takes %s of the guest's address space (mote supports at most %s)", memString(cfg.MemoryBytes), cfg.ImagePath, memString(lazy), memString(abi.MaxMemory))
 	}
-	if need := freeStart - lazy + twoMiB; cfg.MemoryBytes < need {
+	if need := (freeStart - lazy + 2*twoMiB - 1) &^ (twoMiB - 1); cfg.MemoryBytes < need {
 		what := ""
 		if filesLen > 0 {
 			what = fmt.Sprintf(" and its %d MiB of sealed files", (filesLen+1<<20-1)>>20)
@@ -318,21 +318,8 @@ func newVM(cfg Config) (_ *vm, err error) {
 	bootDone := make(chan error, 1)
 	go func() {
 		bootDone <- func() error {
-			for _, s := range v.img.Segments {
-				// Read straight from the file into guest RAM (bounds checked by
-				// image.Open: the segment lies in [ImageBase, End) < MemoryBytes).
-				if err := v.img.ReadSegment(s, v.mem.b[s.Vaddr:s.Vaddr+s.Memsz]); err != nil {
-					return err
-				}
-			}
-			if filesLen > 0 {
-				files := v.mem.b[filesGPA : filesGPA+filesLen]
-				if err := v.img.ReadFiles(files); err != nil {
-					return err
-				}
-				if _, err := abi.CheckFiles(files); err != nil {
-					return fmt.Errorf("%s has a corrupt sealed-files archive", cfg.ImagePath)
-				}
+			if err := v.loadImage(backing == backLazy, filesGPA); err != nil {
+				return err
 			}
 			buildPageTables(v.mem) // at pml4GPA, which the vCPUs already use
 			writeGDT(v.mem, cfg.CPUs)

@@ -10,7 +10,8 @@
 //   - the host memory per idle instance, three ways: the monitor process's
 //     resident set (VmRSS, of which RssAnon holds the guest RAM the guest
 //     touched, since guest RAM is anonymous memory mapped in the monitor,
-//     and RssFile the mote binary's pages, shared by all monitors), its
+//     and RssFile the pages of the mote binary and the image file, which
+//     detached instances map, shared by all monitors), its
 //     proportional set size (Pss, smaps_rollup: shared pages divided among
 //     their users, so the figures add up), and the drop of the host's
 //     MemAvailable divided by N (which also counts what the kernel spends
@@ -440,7 +441,7 @@ func report(u, n *result, mem string) {
 	mib := func(kib []float64) string { return fmt.Sprintf("%.1f MiB", mean(kib)/1024) }
 	row("memory per instance: VmRSS (mean)", mib(u.rss), na(func(n *result) string { return mib(n.rss) }))
 	row("  of which RssAnon (guest RAM + Go heap)", mib(u.anon), na(func(n *result) string { return mib(n.anon) }))
-	row("  of which RssFile (binary, shared)", mib(u.file), na(func(n *result) string { return mib(n.file) }))
+	row("  of which RssFile (shared files)", mib(u.file), na(func(n *result) string { return mib(n.file) }))
 	row("memory per instance: Pss (mean)", mib(u.pss), na(func(n *result) string { return mib(n.pss) }))
 	row("memory per instance: MemAvailable drop / N", fmt.Sprintf("%.1f MiB", u.availDrop/float64(u.n)/1024),
 		na(func(n *result) string { return fmt.Sprintf("%.1f MiB", n.availDrop/float64(n.n)/1024) }))

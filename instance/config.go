@@ -14,6 +14,14 @@ type Config struct {
 	Image       string `json:"image"`
 	ImagePath   string `json:"image_path"`
 	ImageDigest string `json:"image_digest"`
+	// ImageBlob is the image store's copy of the image (the same
+	// digest), which the monitor boots instead of ImagePath when it is
+	// there: a store blob never changes in place, so the monitor maps
+	// its pages (shared by every instance of the image) where it would
+	// otherwise have to copy the file, which may be rewritten.
+	ImageBlob string `json:"image_blob,omitempty"`
+	// Program is the program's argv[0]; "": ImagePath's name without ".img".
+	Program string `json:"program,omitempty"`
 
 	Args    []string `json:"args,omitempty"` // after those baked into the image
 	Env     []string `json:"env,omitempty"`  // KEY=VALUE, over the image's

@@ -30,7 +30,9 @@ package store
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -138,3 +140,23 @@ func trimAlgo(d string) string {
 	}
 	return d
 }
+
+// Blob returns the stored file of the image with digest "sha256:<hex>", if
+// the store holds it. Blobs never change in place (every one appears by a
+// rename and goes by an unlink), so a monitor may map one's pages for as
+// long as it runs, even if the image is removed from the store meanwhile.
+func (s *Store) Blob(digest string) (string, bool) {
+	h := trimAlgo(digest)
+	if h == digest || len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
+		return "", false
+	}
+	p := s.blobPath(h)
+	if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+		return "", false
+	}
+	return p, true
+}
+
+// IsBlob reports whether path names a blob of the store (as Resolve and
+// Blob return them).
+func (s *Store) IsBlob(path string) bool { return filepath.Dir(path) == s.blobDir() }

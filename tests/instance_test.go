@@ -538,3 +538,71 @@ func TestInstanceMany(t *testing.T) {
 		t.Errorf("left after rm: %v", ps)
 	}
 }
+
+// TestInstanceImageRewritten: an instance of a stored image boots the
+// store's copy and maps its pages; rewriting the image file it was started
+// from, in place, changes nothing for it.
+func TestInstanceImageRewritten(t *testing.T) {
+	t.Parallel()
+	home := instHome(t)
+	dir := t.TempDir()
+	built := filepath.Join(dir, "app.img")
+	mustMote(t, home, "build", "-o", built, "../examples/httpd") // stored as app:latest
+	// A copy of its own (the build may share the file with its cache).
+	data, err := os.ReadFile(built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(dir, "run.img")
+	if err := os.WriteFile(img, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	mustMote(t, home, "run", "-d", "--name", "rw", "-m", "40M", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), img)
+	var in []struct {
+		Config struct {
+			ImagePath string `json:"image_path"`
+			ImageBlob string `json:"image_blob"`
+		} `json:"config"`
+	}
+	r := mustMote(t, home, "inspect", "rw")
+	if err := json.Unmarshal([]byte(r.stdout), &in); err != nil || len(in) != 1 || in[0].Config.ImagePath != img || !strings.HasPrefix(in[0].Config.ImageBlob, home) {
+		t.Fatalf("inspect rw: %v; want image_path %s and an image_blob in %s:\n%s", err, img, home, r.stdout)
+	}
+	get := func() string {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+			if err == nil {
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				return string(body)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("GET: %v", err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if body := get(); body != "hello from mote\n" {
+		t.Fatalf("GET: %q", body)
+	}
+	// Rewrite the file in place (as cp does), with zeros.
+	f, err := os.OpenFile(img, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(make([]byte, len(data))); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for i := 0; i < 20; i++ {
+		if body := get(); body != "hello from mote\n" {
+			t.Fatalf("GET %d after the rewrite: %q", i, body)
+		}
+	}
+	mustMote(t, home, "stop", "rw")
+	if e := psJSON(t, home, true)["rw"]; e.Reason == "crashed" || e.Error != "" {
+		t.Errorf("after the rewrite: %+v", e)
+	}
+}

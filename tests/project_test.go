@@ -50,14 +50,14 @@ args: [from-yaml]
 		t.Errorf("images: %v %+v\n%s", err, imgs, r.stdout)
 	}
 
-	want := "args [from-yaml] MODE=yaml wd /srv index <h1>hi</h1>"
+	want := "project: args [from-yaml] MODE=yaml wd /srv index <h1>hi</h1>"
 	r = moteExec(t, dir, env, 3*time.Minute, "", "run")
 	if r.code != 0 || strings.TrimSpace(r.stdout) != want {
 		t.Errorf("mote run: exit %d, stdout %q, want %q; stderr:\n%s", r.code, r.stdout, want, r.stderr)
 	}
 	// Flags win over the file: -e after its env, arguments after --.
 	r = moteExec(t, dir, env, 3*time.Minute, "", "run", "-e", "MODE=flag", "--", "from-cli")
-	if want := "args [from-cli] MODE=flag wd /srv index <h1>hi</h1>"; r.code != 0 || strings.TrimSpace(r.stdout) != want {
+	if want := "project: args [from-cli] MODE=flag wd /srv index <h1>hi</h1>"; r.code != 0 || strings.TrimSpace(r.stdout) != want {
 		t.Errorf("mote run with flags: exit %d, stdout %q, want %q; stderr:\n%s", r.code, r.stdout, want, r.stderr)
 	}
 	// Detached, the instance is named after the project.
@@ -75,6 +75,23 @@ args: [from-yaml]
 	}
 	if !strings.Contains(r.stdout, want) {
 		t.Errorf("logs: %q", r.stdout)
+	}
+	// It booted the store's copy of the image (mote build stored it),
+	// whose pages the monitor maps.
+	r = moteExec(t, dir, env, time.Minute, "", "inspect", "proj")
+	var in []struct {
+		Config struct {
+			ImageBlob string `json:"image_blob"`
+		} `json:"config"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &in); err != nil || len(in) != 1 || !strings.HasPrefix(in[0].Config.ImageBlob, home) {
+		t.Errorf("inspect proj: %v; want an image_blob in %s:\n%s", err, home, r.stdout)
+	}
+	// A stored image runs under its name (with an explicit image, the
+	// file's run-time settings do not apply).
+	r = moteExec(t, dir, env, time.Minute, "", "run", "-m", "96M", "proj", "--", "x")
+	if want := "proj: args [x] MODE= wd /srv index <h1>hi</h1>"; strings.TrimSpace(r.stdout) != want {
+		t.Errorf("mote run proj: exit %d, stdout %q, want %q; stderr:\n%s", r.code, r.stdout, want, r.stderr)
 	}
 	moteExec(t, dir, env, time.Minute, "", "rm", "-f", "proj")
 

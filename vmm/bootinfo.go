@@ -151,9 +151,9 @@ func encodeNetConfig(b []byte, nc *abi.NetConfig) {
 	copy(b[ncSearch:ncSearch+64], nc.Search[:])
 }
 
-// argv0 is the program name the guest sees: the image file's base name
-// without ".img".
-func argv0(imagePath string) string {
+// ProgramName is the program name the guest sees by default (its argv[0]):
+// the image file's base name without ".img".
+func ProgramName(imagePath string) string {
 	return strings.TrimSuffix(filepath.Base(imagePath), ".img")
 }
 

@@ -90,7 +90,7 @@ func TestBootInfoLayout(t *testing.T) {
 }
 
 func TestArgsEnv(t *testing.T) {
-	if got := argv0("/x/y/hello.img"); got != "hello" {
+	if got := ProgramName("/x/y/hello.img"); got != "hello" {
 		t.Fatal(got)
 	}
 	env := mergeEnv([]string{"A=1", "B=2"}, []string{"C=3", "A=4"})

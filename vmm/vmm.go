@@ -65,6 +65,13 @@ type Config struct {
 	// machine twice the starts per second of many small instances (mote
 	// run -d sets it). MOTE_BACKING overrides both.
 	SmallPages bool
+	// MapImage says the image file never changes in place (a store blob):
+	// with SmallPages the guest then maps its pages copy-on-write instead
+	// of reading them (loadImage). MOTE_MAP_IMAGE=1 forces it.
+	MapImage bool
+	// Name is the program's name, its argv[0]; "" means the image file's
+	// name without ".img".
+	Name string
 	// Started, if set, is called once the virtual machine is set up, just
 	// before the guest first runs: by then every error that keeps a guest
 	// from starting has been found (mote run -d reports success here, so
@@ -318,7 +325,7 @@ func newVM(cfg Config) (_ *vm, err error) {
 	bootDone := make(chan error, 1)
 	go func() {
 		bootDone <- func() error {
-			if err := v.loadImage(backing == backLazy, filesGPA); err != nil {
+			if err := v.loadImage(backing == backLazy && (cfg.MapImage || os.Getenv("MOTE_MAP_IMAGE") == "1"), filesGPA); err != nil {
 				return err
 			}
 			buildPageTables(v.mem) // at pml4GPA, which the vCPUs already use
@@ -344,7 +351,11 @@ func newVM(cfg Config) (_ *vm, err error) {
 			if _, err := unix.Getrandom(bi.Seed[:], 0); err != nil {
 				return fmt.Errorf("cannot get random seed: %v", err)
 			}
-			argv := append(append([]string{argv0(cfg.ImagePath)}, v.img.Config.Args...), cfg.Args...)
+			name := cfg.Name
+			if name == "" {
+				name = ProgramName(cfg.ImagePath)
+			}
+			argv := append(append([]string{name}, v.img.Config.Args...), cfg.Args...)
 			// Defaults a Linux process would have (HOME, for os.UserHomeDir and
 			// friends); the image's baked env and -e override them.
 			env := mergeEnv(mergeEnv(append(defaultEnv, memLimitEnv(cfg.MemoryBytes, freeStart-lazy)), v.img.Config.Env), cfg.Env)

@@ -21,6 +21,7 @@ type detached struct {
 	name    string
 	targets []string // the image or package as given
 	image   string   // the image file to boot
+	program string   // argv[0]; "": the image file's name
 	args    []string
 	memory  uint64
 	cpus    int
@@ -82,6 +83,7 @@ func runDetached(d detached, stdout io.Writer) error {
 		Image:       strings.Join(d.targets, " "),
 		ImagePath:   img,
 		ImageDigest: digest,
+		Program:     d.program,
 		Args:        d.args,
 		Env:         d.env,
 		Memory:      d.memory,
@@ -94,6 +96,9 @@ func runDetached(d detached, stdout io.Writer) error {
 		},
 		Debug:   d.debug,
 		Profile: profile,
+	}
+	if blob, ok := openStore().Blob(digest); ok {
+		cfg.ImageBlob = blob
 	}
 	for _, v := range d.volumes {
 		cfg.Volumes = append(cfg.Volumes, instance.Volume{Host: v.Host, Guest: v.Guest, ReadOnly: v.ReadOnly})

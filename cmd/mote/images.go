@@ -65,6 +65,21 @@ func resolveStoredImage(ref string) (path string, ok bool, err error) {
 	return "", false, fmt.Errorf("mote: %v", err)
 }
 
+// programName is argv[0] for the image at path, run as ref (what the
+// user named): for an image from the store, whose file is named by its
+// digest, the image's name (its last element); "" otherwise, for the
+// file's own name.
+func programName(path, ref string) string {
+	if ref == "" || !openStore().IsBlob(path) {
+		return ""
+	}
+	img, _, err := openStore().Resolve(ref)
+	if err != nil {
+		return ""
+	}
+	return img.Name[strings.LastIndexByte(img.Name, '/')+1:]
+}
+
 func newImagesCmd(stdout io.Writer) *cobra.Command {
 	var (
 		format string

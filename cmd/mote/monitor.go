@@ -145,8 +145,20 @@ func monitorConfig(in *instance.Instance) (vmm.Config, error) {
 	for _, v := range c.Volumes {
 		vols = append(vols, vmm.Volume{Host: v.Host, Guest: v.Guest, ReadOnly: v.ReadOnly})
 	}
+	// Boot the store's copy when it is still there (see ImageBlob).
+	image, mapImage, program := c.ImagePath, false, c.Program
+	if program == "" {
+		program = vmm.ProgramName(c.ImagePath)
+	}
+	if c.ImageBlob != "" {
+		if fi, err := os.Stat(c.ImageBlob); err == nil && fi.Mode().IsRegular() {
+			image, mapImage = c.ImageBlob, true
+		}
+	}
 	return vmm.Config{
-		ImagePath:   c.ImagePath,
+		ImagePath:   image,
+		MapImage:    mapImage,
+		Name:        program,
 		MemoryBytes: c.Memory,
 		CPUs:        c.CPUs,
 		Args:        c.Args,

@@ -153,15 +153,15 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 			// os/signal handlers, or their default action); a second
 			// SIGINT or SIGTERM stops the guest (vmm.InterruptedStatus).
 			bctx, stop := interruptible(cmd.Context())
-			var imgPath string
+			var imgPath, progName string
 			if proj != nil {
-				imgPath, err = projectImage(bctx, proj, verbose, stderr)
+				imgPath, progName, err = projectImage(bctx, proj, verbose, stderr)
 				targets = []string{proj.Image} // for mote ps's IMAGE column
 				if proj.Image == "" {
 					targets = []string{proj.BuildTarget()}
 				}
 			} else {
-				imgPath, err = runTarget(bctx, targets, verbose, stderr)
+				imgPath, progName, err = runTarget(bctx, targets, verbose, stderr)
 			}
 			stop()
 			if err != nil {
@@ -172,12 +172,14 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 					name: name, targets: targets, image: imgPath, args: guestArgs,
 					memory: mem, cpus: cpus, env: env, workdir: workdir,
 					tmpfs: tmpfs, volumes: vols, net: netf, debug: debug, profile: profile,
+					program: progName,
 				}, stdout)
 			}
 			ctx, guestSigs, unforward := forwardSignals(cmd.Context())
 			defer unforward()
 			status, err := vmm.Run(vmm.Config{
 				ImagePath:   imgPath,
+				Name:        progName,
 				MemoryBytes: mem,
 				CPUs:        cpus,
 				Args:        guestArgs,
@@ -219,30 +221,31 @@ Exit status: the guest's, or 125 if mote itself failed.`,
 
 // projectImage returns the image a mote.yaml runs: its image (a file or a
 // name in the image store), or its package built into the image cache with
-// its sealed files and working directory.
-func projectImage(ctx context.Context, p *project.Project, verbose bool, stderr io.Writer) (string, error) {
+// its sealed files and working directory; and the program's name (its
+// argv[0]: "" for an image file's own name).
+func projectImage(ctx context.Context, p *project.Project, verbose bool, stderr io.Writer) (path, name string, err error) {
 	if p.Image != "" {
 		if st, err := os.Stat(p.Image); err == nil && st.Mode().IsRegular() {
-			return p.Image, nil
+			return p.Image, "", nil
 		}
 		path, ok, err := resolveStoredImage(p.Image)
 		if err == nil && !ok {
 			err = fmt.Errorf("mote: %s: image %s: no such image file or stored image", project.FileName, p.Image)
 		}
-		return path, err
+		return path, programName(path, p.Image), err
 	}
 	var seal []build.SealSpec
 	for _, d := range p.Dirs {
 		s, err := parseSeal("--dir", d, true)
 		if err != nil {
-			return "", fmt.Errorf("mote: %s: dirs: %v", project.FileName, err)
+			return "", "", fmt.Errorf("mote: %s: dirs: %v", project.FileName, err)
 		}
 		seal = append(seal, s)
 	}
 	for _, f := range p.Files {
 		s, err := parseSeal("--file", f, false)
 		if err != nil {
-			return "", fmt.Errorf("mote: %s: files: %v", project.FileName, err)
+			return "", "", fmt.Errorf("mote: %s: files: %v", project.FileName, err)
 		}
 		seal = append(seal, s)
 	}
@@ -253,16 +256,17 @@ func projectImage(ctx context.Context, p *project.Project, verbose bool, stderr 
 	})
 	prog.done(err == nil)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return res.Image, nil
+	return res.Image, res.Name, nil
 }
 
 // runTarget returns the image to boot for the positional arguments before
-// "--", building a package into the image cache first if needed.
-func runTarget(ctx context.Context, targets []string, verbose bool, stderr io.Writer) (string, error) {
+// "--", building a package into the image cache first if needed, and the
+// program's name (its argv[0]: "" for an image file's own name).
+func runTarget(ctx context.Context, targets []string, verbose bool, stderr io.Writer) (path, name string, err error) {
 	if len(targets) == 0 {
-		return "", fmt.Errorf("mote: name an image or a package to run (see 'mote run --help')")
+		return "", "", fmt.Errorf("mote: name an image or a package to run (see 'mote run --help')")
 	}
 	allGo := true
 	for _, t := range targets {
@@ -271,14 +275,14 @@ func runTarget(ctx context.Context, targets []string, verbose bool, stderr io.Wr
 		}
 	}
 	if !allGo && len(targets) > 1 {
-		return "", fmt.Errorf("mote: pass the program's arguments after --, as in 'mote run %s -- %s'", targets[0], strings.Join(targets[1:], " "))
+		return "", "", fmt.Errorf("mote: pass the program's arguments after --, as in 'mote run %s -- %s'", targets[0], strings.Join(targets[1:], " "))
 	}
 	if !allGo {
 		t := targets[0]
 		st, err := os.Stat(t)
 		switch {
 		case err == nil && st.Mode().IsRegular():
-			return t, nil // an image; the monitor validates it
+			return t, "", nil // an image; the monitor validates it
 		case err == nil && st.IsDir():
 			// A package directory; "dir" would be an import path to go.
 			if !filepath.IsAbs(t) && !strings.HasPrefix(t, ".") {
@@ -286,18 +290,18 @@ func runTarget(ctx context.Context, targets []string, verbose bool, stderr io.Wr
 			}
 		case err != nil && !looksLikePackage(t):
 			if path, ok, err := resolveStoredImage(t); ok || err != nil {
-				return path, err
+				return path, programName(path, t), err
 			}
-			return "", fmt.Errorf("mote: %s: no such image or package", t)
+			return "", "", fmt.Errorf("mote: %s: no such image or package", t)
 		}
 	}
 	prog := startProgress(progressWriter(stderr, verbose), "building "+buildWhat(targets))
 	res, err := build.BuildCached(ctx, build.Options{Args: targets, Verbose: verbose, Stderr: stderr})
 	prog.done(err == nil)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return res.Image, nil
+	return res.Image, res.Name, nil
 }
 
 // looksLikePackage reports whether a name that is not a file could be a Go

@@ -1,5 +1,5 @@
 // Command project is the guest of tests/project_test.go: it prints its
-// arguments, MODE, its working directory and a sealed file.
+// name and arguments, MODE, its working directory and a sealed file.
 package main
 
 import (
@@ -15,5 +15,5 @@ func main() {
 		fmt.Println(err)
 		os.Exit(1)
 	}
-	fmt.Printf("args %v MODE=%s wd %s index %s\n", os.Args[1:], os.Getenv("MODE"), wd, strings.TrimSpace(string(b)))
+	fmt.Printf("%s: args %v MODE=%s wd %s index %s\n", os.Args[0], os.Args[1:], os.Getenv("MODE"), wd, strings.TrimSpace(string(b)))
 }

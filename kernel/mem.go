@@ -212,8 +212,33 @@ func tlbFlush() {
 	}
 }
 
-// zapRange unmaps and frees every present 4 KiB page in [start, end).
+// zapRange unmaps every present 4 KiB page in [start, end) and frees the
+// frames of anonymous memory (a shared file mapping's are the file's).
 func zapRange(start, end uint64) {
+	cur := start
+	v := vmas()
+	for i := 0; i < nvma && cur < end; i++ {
+		m := v[i]
+		if m.end <= cur || m.fi == 0 {
+			continue
+		}
+		if m.start >= end {
+			break
+		}
+		lo, hi := max(m.start, cur), min(m.end, end)
+		if cur < lo {
+			zapFrames(cur, lo)
+		}
+		fmapUnmap(lo, hi)
+		cur = hi
+	}
+	if cur < end {
+		zapFrames(cur, end)
+	}
+}
+
+// zapFrames unmaps and frees every present 4 KiB page in [start, end).
+func zapFrames(start, end uint64) {
 	traceEv(evZap, start, end)
 	for va := start; va < end; {
 		e := pte(va, false)

@@ -656,6 +656,9 @@ const p9Pipe = 4
 func rRead(f *file, p, n uint64, pos int64) int64 {
 	fi := rIO(f)
 	defer releaseFile(fi)
+	if nd := ind(f.node); nd.maps > 0 && nd.height > 0 {
+		return pcRead(f, p, n, pos) // mapped: the cache may be newer (fmap.go)
+	}
 	got, err := rPipeIO(f, p, n, pos, false)
 	if got == 0 && err < 0 {
 		return err
@@ -679,6 +682,9 @@ func rWrite(f *file, p, n uint64, pos int64, usePos bool) int64 {
 	put, err := rPipeIO(f, p, n, pos, true)
 	if put == 0 && err < 0 {
 		return err
+	}
+	if nd.maps > 0 {
+		pcWrote(f.node, p, put, pos) // what the mappings see (fmap.go)
 	}
 	if end := pos + int64(put); end > nd.size {
 		nd.size = end
@@ -777,6 +783,9 @@ func rFsync(f *file) int64 {
 	d := devOf(ind(f.node))
 	fi := rIO(f)
 	defer releaseFile(fi)
+	if e := pcWriteback(f.node, 0, ^uint64(0)); e < 0 {
+		return e // what the program wrote through mappings first
+	}
 	s := d.slot()
 	m := d.begin(s, p9Tfsync)
 	m.u32(f.fid)
@@ -1059,6 +1068,9 @@ func rSetattr(ino int32, fid, valid, mode, uid, gid uint32, size int64, at, mt f
 	rFresh = 0
 	if e == 0 {
 		rRefresh(ino)
+		if valid&p9SetSize != 0 {
+			pcTruncate(ino, size)
+		}
 	}
 	return e
 }
@@ -1112,6 +1124,7 @@ func mount9p(path, tag []byte, fs uint8, ro bool) bool {
 		return false
 	}
 	fsRemote[fs] = int8(dev + 1)
+	fsMaxPages[fs] = guestMemory() / pageSize // the page cache of mapped files (fmap.go)
 	fsReadOnly[fs] = ro
 	fsRootIno[fs] = root
 	nd := ind(root)

@@ -24,6 +24,8 @@ func dispatch(t *thread, f *sysframe) int64 {
 		return sysMprotect(a0, a1, a2)
 	case 11:
 		return sysMunmap(a0, a1)
+	case 26:
+		return sysMsync(a0, a1, a2)
 	case 12: // brk: no program break; report it unmovable
 		return userMin
 	case 13:
@@ -160,6 +162,7 @@ func dispatch(t *thread, f *sysframe) int64 {
 	case 230:
 		return sysNanosleep(int(int32(a0)), a1, a2, a3)
 	case 231:
+		fmapSyncAll() // what the program wrote through shared file mappings
 		exitGuest(int(int32(a0)))
 		return 0
 	case 232: // epoll_wait

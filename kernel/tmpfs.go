@@ -39,7 +39,7 @@ func tmpAlloc(fs uint8) uint64 {
 }
 
 func tmpRelease(f uint64, fs uint8) {
-	freeFrame(f)
+	deferFree(f) // a shared mapping on another CPU may not have flushed it yet
 	fsPages[fs]--
 }
 
@@ -50,9 +50,23 @@ func slotAt(table, idx uint64) *uint64 {
 // tmpPage returns the frame holding page pg of the file, allocating it and
 // its tables when alloc is set; 0 for a hole (or when memory is short).
 func tmpPage(nd *inode, pg uint64, alloc bool) uint64 {
+	slot := tmpSlot(nd, pg, alloc)
+	if slot == nil {
+		return 0
+	}
+	if *slot == 0 && alloc {
+		*slot = tmpAlloc(nd.fs)
+	}
+	return *slot
+}
+
+// tmpSlot returns the tree's slot for page pg (the frame's address, 0 for
+// a hole), allocating the tables above it when alloc is set; nil if they
+// are missing (or memory is short).
+func tmpSlot(nd *inode, pg uint64, alloc bool) *uint64 {
 	for tmpCapacity(nd.height) < (pg+1)*pageSize {
 		if !alloc || nd.height == tmpMaxHeight {
-			return 0
+			return nil
 		}
 		if nd.height == 0 {
 			nd.height = 1
@@ -61,29 +75,29 @@ func tmpPage(nd *inode, pg uint64, alloc bool) uint64 {
 		if nd.data != 0 { // a new root above the old one
 			t := tmpAlloc(nd.fs)
 			if t == 0 {
-				return 0
+				return nil
 			}
 			*slotAt(t, 0) = nd.data
 			nd.data = t
 		}
 		nd.height++
 	}
+	if nd.height == 0 {
+		return nil
+	}
 	slot := &nd.data
 	for lvl := nd.height; lvl > 1; lvl-- {
 		if *slot == 0 {
 			if !alloc {
-				return 0
+				return nil
 			}
 			if *slot = tmpAlloc(nd.fs); *slot == 0 {
-				return 0
+				return nil
 			}
 		}
 		slot = slotAt(*slot, (pg>>(9*uint64(lvl-2)))&511)
 	}
-	if *slot == 0 && alloc {
-		*slot = tmpAlloc(nd.fs)
-	}
-	return *slot
+	return slot
 }
 
 // tmpFree frees the pages with index >= from below *slot, a level-lvl
@@ -106,7 +120,7 @@ func tmpFree(fs uint8, slot *uint64, lvl uint8, base, from uint64) {
 		}
 	}
 	if base >= from {
-		tmpRelease(*slot, fs)
+		tmpRelease(*slot&^(pageSize-1), fs) // a volume's cached page may carry its dirty bit
 		*slot = 0
 	}
 }
@@ -116,6 +130,7 @@ func tmpFree(fs uint8, slot *uint64, lvl uint8, base, from uint64) {
 // zeroing the tail of the last one (so growing again reads zeros).
 func tmpTruncate(nd *inode, size int64) {
 	keep := (uint64(size) + pageSize - 1) / pageSize
+	fmapUnmapFile(nd, keep) // shared mappings of the pages about to go
 	tmpFree(nd.fs, &nd.data, nd.height, 0, keep)
 	if nd.data == 0 {
 		nd.height = 0

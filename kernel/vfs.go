@@ -74,6 +74,10 @@ type inode struct {
 	dnameCls uint8  // 1 + the kmalloc class of dname, 0 if none
 	_        uint8
 	dname    uint64
+
+	// maps counts the shared mappings of the file (fmap.go); a volume's
+	// file keeps a page cache in data and height while it has any.
+	maps int32
 }
 
 // A file time: seconds since the epoch and nanoseconds in [0, 1e9), so

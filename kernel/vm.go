@@ -29,6 +29,11 @@ type vma struct {
 	start, end uint64
 	prot       uint32
 	flags      uint32
+	// A shared file mapping (fmap.go): the open file it holds a
+	// reference on (index + 1; 0: anonymous memory) and the file offset
+	// of start.
+	fi   int32
+	foff uint64
 	// Sequential fault detection: a fault at seqNext (just past the last
 	// populated window) doubles the window, up to maxFaultAround pages.
 	seqNext   uint64
@@ -104,64 +109,84 @@ func rangeFree(start, end uint64) bool {
 	return true
 }
 
-// vmaInsert adds [start, end), which must be free. It merges with an
-// adjacent mapping of the same protection.
+// vmaInsert adds anonymous memory [start, end), which must be free. It
+// merges with an adjacent anonymous mapping of the same protection.
 func vmaInsert(start, end uint64, prot uint32) bool {
 	v := vmas()
 	i := 0
 	for i < nvma && v[i].start < start {
 		i++
 	}
-	if i > 0 && v[i-1].end == start && v[i-1].prot == prot {
+	if i > 0 && v[i-1].end == start && v[i-1].prot == prot && v[i-1].fi == 0 {
 		v[i-1].end = end
-		if i < nvma && v[i].start == end && v[i].prot == prot {
+		if i < nvma && v[i].start == end && v[i].prot == prot && v[i].fi == 0 {
 			v[i-1].end = v[i].end
 			copy(v[i:nvma-1], v[i+1:nvma])
 			nvma--
 		}
 		return true
 	}
-	if i < nvma && v[i].start == end && v[i].prot == prot {
+	if i < nvma && v[i].start == end && v[i].prot == prot && v[i].fi == 0 {
 		v[i].start = start
 		return true
 	}
+	return vmaAdd(i, vma{start: start, end: end, prot: prot})
+}
+
+// vmaAdd inserts m at index i of the table.
+func vmaAdd(i int, m vma) bool {
 	if !vmaRoom() {
 		return false
 	}
-	v = vmas()
+	v := vmas()
 	copy(v[i+1:nvma+1], v[i:nvma])
-	v[i] = vma{start: start, end: end, prot: prot}
+	v[i] = m
 	nvma++
 	return true
 }
 
-// vmaRemove removes [start, end) from the table, splitting mappings.
+// vmaSplitAt makes a mapping boundary at a: a mapping that covers a on
+// both sides becomes two (a file mapping's second half takes a reference
+// of its own).
+func vmaSplitAt(a uint64) bool {
+	i := vmaFind(a)
+	if i < 0 || vmas()[i].start == a {
+		return true
+	}
+	m := vmas()[i]
+	right := m
+	right.start = a
+	if m.fi != 0 {
+		right.foff += a - m.start
+	}
+	right.seqNext, right.seqWindow = 0, 0
+	if !vmaAdd(i+1, right) {
+		return false
+	}
+	vmas()[i].end = a
+	if m.fi != 0 {
+		fmapHold(m.fi)
+	}
+	return true
+}
+
+// vmaRemove removes [start, end) from the table, splitting mappings; a
+// file mapping removed drops its reference (fmapDrop).
 func vmaRemove(start, end uint64) bool {
+	if !vmaSplitAt(start) || !vmaSplitAt(end) {
+		return false
+	}
 	v := vmas()
 	for i := 0; i < nvma; i++ {
 		m := v[i]
 		if m.end <= start || m.start >= end {
 			continue
 		}
-		switch {
-		case m.start >= start && m.end <= end: // whole
-			copy(v[i:nvma-1], v[i+1:nvma])
-			nvma--
-			i--
-		case m.start < start && m.end > end: // split in two
-			if !vmaRoom() {
-				return false
-			}
-			v = vmas()
-			copy(v[i+2:nvma+1], v[i+1:nvma])
-			nvma++
-			v[i].end = start
-			v[i+1] = vma{start: end, end: m.end, prot: m.prot}
-			i++
-		case m.start < start: // trim the tail
-			v[i].end = start
-		default: // trim the head
-			v[i].start = end
+		copy(v[i:nvma-1], v[i+1:nvma])
+		nvma--
+		i--
+		if m.fi != 0 {
+			fmapDrop(m.fi)
 		}
 	}
 	return true
@@ -210,6 +235,8 @@ func sysMmap(addr, length, prot, flags, fd, off uint64) int64 {
 		return -eNOMEM
 	}
 	fileIno := int32(0) // a file whose contents the mapping starts with
+	var shared *file    // a file whose pages the mapping maps (fmap.go)
+	var remote *file    // a volume's file copied into a private mapping
 	if flags&mapAnonymous == 0 {
 		f := fdGet(int(int32(fd)))
 		if int32(fd) < 0 || f == nil {
@@ -217,6 +244,17 @@ func sysMmap(addr, length, prot, flags, fd, off uint64) int64 {
 		}
 		switch {
 		case f.kind == fkZero: // /dev/zero: anonymous memory
+		case f.kind == fkFile && f.flags&oPath == 0 && flags&mapShared != 0 && fmapOK(f, prot) != -1:
+			if !canRead(f) {
+				return -eACCES
+			}
+			if e := fmapOK(f, prot); e < 0 {
+				return e
+			}
+			if off&(pageSize-1) != 0 {
+				return -eINVAL
+			}
+			shared = f
 		case f.kind == fkFile && f.flags&oPath == 0:
 			// Files are mapped by copying their contents in at mmap
 			// time: exact for private mappings, and for shared ones
@@ -226,11 +264,14 @@ func sysMmap(addr, length, prot, flags, fd, off uint64) int64 {
 			if !canRead(f) {
 				return -eACCES
 			}
-			if isRemote(f.node) {
-				return -eNODEV // a volume's files are not cached in the guest
-			}
 			if off&(pageSize-1) != 0 {
 				return -eINVAL
+			}
+			if isRemote(f.node) {
+				if nd.kind != ndRFile || f.fid == 0 {
+					return -eNODEV
+				}
+				remote = f
 			}
 			if flags&mapShared != 0 && (nd.kind == ndReg || prot&protWrite != 0) {
 				return -eNODEV
@@ -253,6 +294,7 @@ func sysMmap(addr, length, prot, flags, fd, off uint64) int64 {
 			if flags&mapFixedNoreplace != 0 {
 				return -eEXIST
 			}
+			fmapSync(addr, addr+n)
 			zapRange(addr, addr+n)
 			if !vmaRemove(addr, addr+n) {
 				return -eNOMEM
@@ -267,10 +309,16 @@ func sysMmap(addr, length, prot, flags, fd, off uint64) int64 {
 			return -eNOMEM
 		}
 	}
-	if !vmaInsert(start, start+n, uint32(prot)&(protRead|protWrite|protExec)) {
+	if shared != nil {
+		if !fmapNew(shared, start, start+n, uint32(prot)&(protRead|protWrite|protExec), off) {
+			return -eNOMEM
+		}
+	} else if !vmaInsert(start, start+n, uint32(prot)&(protRead|protWrite|protExec)) {
 		return -eNOMEM
 	}
-	if fileIno != 0 && prot != 0 {
+	if remote != nil && prot != 0 {
+		fmapCopy(remote, start, n, off, uint32(prot))
+	} else if fileIno != 0 && prot != 0 {
 		// Fill the pages from the file through their frames (the new
 		// mapping may be read-only); past the end they stay zero.
 		size := inodeSize(ind(fileIno))
@@ -311,11 +359,33 @@ func sysMunmap(addr, length uint64) int64 {
 		}
 		return -eINVAL
 	}
+	fmapSync(addr, end) // what the program wrote through shared file mappings
 	zapRange(addr, end)
 	if !vmaRemove(addr, end) {
 		return -eNOMEM
 	}
 	return 0
+}
+
+// sysMsync writes back what the program wrote through shared mappings of
+// volume files in the range (tmpfs and anonymous memory have nowhere to go).
+func sysMsync(addr, length, flags uint64) int64 {
+	const msAsync, msInvalidate, msSync = 1, 2, 4
+	if addr&(pageSize-1) != 0 || flags&^(msAsync|msInvalidate|msSync) != 0 || flags&(msAsync|msSync) == msAsync|msSync {
+		return -eINVAL
+	}
+	end := addr + (length+pageSize-1)&^(pageSize-1)
+	if end < addr {
+		return -eNOMEM
+	}
+	for va := addr; va < end; {
+		i := vmaFind(va)
+		if i < 0 {
+			return -eNOMEM
+		}
+		va = vmas()[i].end
+	}
+	return fmapSync(addr, end)
 }
 
 func sysMprotect(addr, length, prot uint64) int64 {
@@ -341,12 +411,23 @@ func sysMprotect(addr, length, prot uint64) int64 {
 		}
 		va = vmas()[i].end
 	}
-	if !vmaRemove(addr, end) || !vmaInsert(addr, end, uint32(prot)&(protRead|protWrite|protExec)) {
+	p := uint32(prot) & (protRead | protWrite | protExec)
+	if !vmaSplitAt(addr) || !vmaSplitAt(end) {
 		return -eNOMEM
 	}
-	protectRange(addr, end, prot&protWrite != 0)
-	if prot&(protRead|protWrite|protExec) == 0 {
-		zapRange(addr, end) // PROT_NONE keeps no frames; contents are lost as after DONTNEED
+	for i := vmaFind(addr); i >= 0 && i < nvma && vmas()[i].start < end; i++ {
+		m := &vmas()[i]
+		m.prot = p
+		if m.fi != 0 {
+			// File pages are mapped again on the next touch, with the
+			// new protection (and dirty tracking, fmap.go).
+			fmapUnmap(m.start, m.end)
+			continue
+		}
+		protectRange(m.start, m.end, p&protWrite != 0)
+		if p == 0 {
+			zapRange(m.start, m.end) // PROT_NONE keeps no frames; contents are lost as after DONTNEED
+		}
 	}
 	return 0
 }
@@ -413,6 +494,9 @@ func populate(va uint64, write bool) bool {
 	m := &vmas()[i]
 	if m.prot == 0 || (write && m.prot&protWrite == 0) {
 		return false
+	}
+	if m.fi != 0 {
+		return fmapFault(i, va, write)
 	}
 	// Accessed and Dirty are set up front, so the hypervisor never has to
 	// emulate their update (shadow paging on PVM).

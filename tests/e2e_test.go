@@ -76,6 +76,7 @@ func setup() error {
 		"rawsyscall":  "./progs/rawsyscall",
 		"memtest":     "./progs/memtest",
 		"lazybss":     "./progs/lazybss",
+		"kvstore":     "./progs/kvstore",
 		"oom":         "./progs/oom",
 		"cat":         "./progs/cat",
 		"nettest":     "./progs/nettest",

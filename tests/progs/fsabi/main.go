@@ -346,6 +346,7 @@ func main() {
 	symlinks()
 	hardlinks()
 	syncs()
+	mmaps()
 	unlinkedOpen()
 	errorKinds()
 	walks()
@@ -1880,6 +1881,74 @@ func syncs() {
 	p("flock_ex", en(unix.Flock(fd, unix.LOCK_EX)))
 	p("flock_un", en(unix.Flock(fd, unix.LOCK_UN)))
 	unix.Close(fd)
+}
+
+// mmaps: shared and private file mappings and how they agree with read(2)
+// and write(2) (databases such as bbolt depend on it).
+func mmaps() {
+	section("mmap")
+	const pg = 4096
+	path := pa("db")
+	must(os.WriteFile(path, bytes.Repeat([]byte("0123456789abcdef"), 3*pg/16), 0o644))
+	fd := must1(unix.Open(path, unix.O_RDWR, 0))
+	ro := must1(unix.Mmap(fd, 0, 4*pg, unix.PROT_READ, unix.MAP_SHARED))
+	// pwrite is seen through a read-only shared mapping at once.
+	must1(unix.Pwrite(fd, []byte("hello"), pg+10))
+	p("shared_sees_pwrite", string(ro[pg+10:pg+15]))
+	// A write through a writable shared mapping: another mapping and
+	// pread see it before any msync.
+	rw := must1(unix.Mmap(fd, 0, 3*pg, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED))
+	copy(rw[2*pg+100:], "mapped")
+	p("other_map_sees_write", string(ro[2*pg+100:2*pg+106]))
+	buf := make([]byte, 6)
+	must1(unix.Pread(fd, buf, 2*pg+100))
+	p("pread_sees_map_write", string(buf))
+	p("msync", en(unix.Msync(rw, unix.MS_SYNC)))
+	p("msync_async", en(unix.Msync(rw[:pg], unix.MS_ASYNC)))
+	p("msync_unaligned", en(unix.Msync(rw[1:], unix.MS_SYNC)))
+	// A later write, unmapped without msync, is in the file too.
+	copy(rw[10:], "late")
+	p("munmap_rw", en(unix.Munmap(rw)))
+	p("after_munmap", string(must1(os.ReadFile(path))[10:14]))
+	// A private mapping is the program's own: the file keeps its bytes.
+	pr := must1(unix.Mmap(fd, 0, pg, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE))
+	p("private_sees_file", string(pr[10:14]))
+	copy(pr, "PRIV")
+	p("private_write_not_in_file", string(must1(os.ReadFile(path))[:4]))
+	must(unix.Munmap(pr))
+	// The mapping outlives the descriptor.
+	must(unix.Close(fd))
+	p("map_after_close", string(ro[pg+10:pg+15]))
+	// Truncation: bytes past the new end read as zeros when the file
+	// grows again.
+	p("truncate_mapped", en(os.Truncate(path, pg+12)))
+	p("truncate_grow", en(os.Truncate(path, 3*pg)))
+	p("tail_zeroed", zeros(ro[pg+12:2*pg]) == pg-12 && string(ro[pg+10:pg+12]) == "he")
+	p("page_after_zero", zeros(ro[2*pg:3*pg]) == pg)
+	p("munmap_ro", en(unix.Munmap(ro)))
+	// Access modes and arguments.
+	rfd := must1(unix.Open(path, unix.O_RDONLY, 0))
+	_, err := unix.Mmap(rfd, 0, pg, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	p("shared_write_rdonly_fd", en(err))
+	m, err := unix.Mmap(rfd, 0, pg, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE)
+	p("private_write_rdonly_fd", en(err))
+	if err == nil {
+		unix.Munmap(m)
+	}
+	_, err = unix.Mmap(rfd, 100, pg, unix.PROT_READ, unix.MAP_SHARED)
+	p("unaligned_offset", en(err))
+	// An offset into the file.
+	m, err = unix.Mmap(rfd, pg, pg, unix.PROT_READ, unix.MAP_SHARED)
+	p("offset_map", en(err))
+	if err == nil {
+		p("offset_bytes", string(m[10:12]))
+		unix.Munmap(m)
+	}
+	unix.Close(rfd)
+	wfd := must1(unix.Open(path, unix.O_WRONLY, 0))
+	_, err = unix.Mmap(wfd, 0, pg, unix.PROT_READ, unix.MAP_SHARED)
+	p("map_wronly_fd", en(err))
+	unix.Close(wfd)
 }
 
 func must2[T, U any](a T, b U, err error) (T, U) {

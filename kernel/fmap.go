@@ -1,0 +1,477 @@
+package kernel
+
+import "unsafe"
+
+// Shared file mappings: mmap(MAP_SHARED) of a tmpfs file or a volume's
+// file, as databases such as bbolt use them (they read the file through a
+// mapping and write it with pwrite, and expect each to see the other).
+//
+// The mapping's VMA holds a reference on the open file description (vma.fi)
+// and the file offset of its start (vma.foff); the inode counts its
+// mappings (inode.maps). Its pages are the file's pages:
+//
+//   - a tmpfs file's are its own frames (tmpPage), so writes through the
+//     mapping and write(2) see each other at once;
+//   - a volume's file has no guest page cache, so one is kept for it while
+//     it is mapped, in the same radix tree tmpfs uses (inode.data and
+//     height), charged to the guest's memory. A page is read from the host
+//     on its first fault; write(2) copies what it writes into the cached
+//     pages, and read(2) takes cached pages from the cache, so both agree
+//     with the mapping. A write through the mapping marks its page dirty
+//     (bit 0 of the tree's slot): pages are mapped read-only until the
+//     first write faults. Dirty pages go to the host (Twrite, up to the
+//     file's size) on msync, fsync, munmap, and exit_group. With one CPU,
+//     write-back maps them read-only again; with more, another CPU may
+//     still hold a writable TLB entry until its next kernel entry, so they
+//     stay writable and dirty, and are written again next time.
+//
+// Truncation unmaps the pages past the new end from every mapping before
+// it frees them. Private file mappings are copies made at mmap time.
+
+const pcDirty = 1 // a volume's cached page: written through a mapping
+
+// fmapHold takes another reference for a mapping of file fi+1.
+func fmapHold(fi1 int32) {
+	f := &files[fi1-1]
+	f.refs++
+	ind(f.node).maps++
+}
+
+// fmapDrop drops a mapping's reference; the file's last mapping frees a
+// volume file's page cache (its dirty pages were written back first).
+func fmapDrop(fi1 int32) {
+	f := &files[fi1-1]
+	ino := f.node
+	nd := ind(ino)
+	nd.maps--
+	if nd.maps == 0 && isRemote(ino) {
+		pcFree(nd, 0)
+	}
+	releaseFile(fi1 - 1)
+}
+
+// fmapNew adds the shared mapping [start, end) of file f from offset off.
+func fmapNew(f *file, start, end uint64, prot uint32, off uint64) bool {
+	v := vmas()
+	i := 0
+	for i < nvma && v[i].start < start {
+		i++
+	}
+	fi1 := fileIndex(f) + 1
+	if !vmaAdd(i, vma{start: start, end: end, prot: prot, fi: fi1, foff: off}) {
+		return false
+	}
+	fmapHold(fi1)
+	return true
+}
+
+// fmapOK reports whether file f can have a shared mapping with prot:
+// -eNODEV for a file whose contents are not kept as pages (-1: none, and
+// the caller copies), else 0 or the access error.
+func fmapOK(f *file, prot uint64) int64 {
+	nd := ind(f.node)
+	switch {
+	case isRemote(f.node) && nd.kind == ndRFile && f.fid != 0:
+	case !isRemote(f.node) && nd.kind == ndReg:
+	default:
+		return -1
+	}
+	if prot&protWrite != 0 && f.flags&oAccmode != oRdwr {
+		return -eACCES
+	}
+	return 0
+}
+
+// fmapFault maps the page at va of the shared file mapping vmas()[i].
+func fmapFault(i int, va uint64, write bool) bool {
+	m := &vmas()[i]
+	fi1 := m.fi
+	f := &files[fi1-1]
+	ino := f.node
+	nd := ind(ino)
+	page := va &^ (pageSize - 1)
+	pg := (m.foff + page - m.start) / pageSize
+	e := pte(page, true)
+	if e == nil {
+		return false
+	}
+	flags := uint64(ptePresent | pteUser | pteAccessed)
+	if !isRemote(ino) {
+		fr := tmpPage(nd, pg, true)
+		if fr == 0 {
+			return false
+		}
+		if m.prot&protWrite != 0 {
+			flags |= pteWrite | pteDirty
+		}
+		*e = fr | flags
+		return true
+	}
+	slot := tmpSlot(nd, pg, true)
+	if slot == nil {
+		return false
+	}
+	if *slot == 0 {
+		// Read the page from the host. That sleeps: the mapping may
+		// change meanwhile, so look again afterwards.
+		fr := tmpAlloc(nd.fs)
+		if fr == 0 {
+			return false
+		}
+		f.refs++
+		r := pcFill(f, fr, pg)
+		releaseFile(fi1 - 1)
+		j := vmaFind(va)
+		if r < 0 || j < 0 || vmas()[j].fi != fi1 || (vmas()[j].foff+page-vmas()[j].start)/pageSize != pg {
+			tmpRelease(fr, nd.fs)
+			return false
+		}
+		m = &vmas()[j]
+		if slot = tmpSlot(nd, pg, true); slot == nil {
+			tmpRelease(fr, nd.fs)
+			return false
+		}
+		if *slot == 0 {
+			*slot = fr
+		} else {
+			tmpRelease(fr, nd.fs) // another thread read it meanwhile
+		}
+		if e = pte(page, true); e == nil {
+			return false
+		}
+	}
+	if write {
+		*slot |= pcDirty
+	}
+	if *slot&pcDirty != 0 && m.prot&protWrite != 0 {
+		flags |= pteWrite | pteDirty
+	}
+	*e = *slot&^(pageSize-1) | flags
+	return true
+}
+
+// pcFill reads page pg of open volume file f into frame fr (zero past the
+// end of the file).
+func pcFill(f *file, fr, pg uint64) int64 {
+	d := devOf(ind(f.node))
+	s := d.slot()
+	m := d.begin(s, p9Tread)
+	m.u32(f.fid)
+	m.u64(pg * pageSize)
+	m.u32(pageSize)
+	r, e := d.call(s, &m)
+	if e == 0 {
+		cnt := r.u32()
+		src := r.take(cnt)
+		if r.bad || cnt > pageSize {
+			e = -eIO
+		} else {
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(fr))), cnt), unsafe.Slice((*byte)(unsafe.Pointer(uintptr(src))), cnt))
+		}
+	}
+	d.release(s)
+	return e
+}
+
+// fmapCopy fills the new private mapping [start, start+n) with the
+// contents of volume file f from offset off, up to its end: each page is
+// read into a fresh frame, which is mapped if the mapping is still there
+// when the read (which sleeps) is done.
+func fmapCopy(f *file, start, n, off uint64, prot uint32) {
+	nd := ind(f.node)
+	fi := fileIndex(f)
+	f.refs++
+	defer releaseFile(fi)
+	flags := uint64(ptePresent | pteUser | pteAccessed)
+	if prot&protWrite != 0 {
+		flags |= pteWrite | pteDirty
+	}
+	for va := start; va < start+n && int64(off+va-start) < nd.size; va += pageSize {
+		fr := allocFrame()
+		if fr == 0 {
+			return // the rest is zero-filled on touch, as memory is short
+		}
+		if pcFill(f, fr, (off+va-start)/pageSize) < 0 {
+			freeFrame(fr)
+			return
+		}
+		i := vmaFind(va)
+		e := pte(va, true)
+		if i < 0 || vmas()[i].fi != 0 || e == nil || *e&ptePresent != 0 {
+			freeFrame(fr)
+			continue
+		}
+		*e = fr | flags
+	}
+}
+
+// fmapUnmap clears the page-table entries of [start, end), part of a
+// shared file mapping, without freeing the frames (the file's).
+func fmapUnmap(start, end uint64) {
+	for va := start; va < end; {
+		e := pte(va, false)
+		if e == nil {
+			va = skipMissing(va)
+			continue
+		}
+		if *e&ptePresent != 0 {
+			*e = 0
+			tlbQueue(va)
+		}
+		va += pageSize
+	}
+	tlbFlush()
+	tlbShootdown()
+}
+
+// fmapUnmapFile clears the entries that map pages >= from of the file nd
+// in every mapping, before truncation frees them.
+func fmapUnmapFile(nd *inode, from uint64) {
+	if nd.maps == 0 {
+		return
+	}
+	v := vmas()
+	for i := 0; i < nvma; i++ {
+		m := v[i]
+		if m.fi == 0 || ind(files[m.fi-1].node) != nd {
+			continue
+		}
+		lo := m.start
+		if off := from * pageSize; off > m.foff {
+			lo = m.start + (off - m.foff)
+		}
+		if lo < m.end {
+			fmapUnmap(lo, m.end)
+		}
+	}
+}
+
+// fmapSync writes back the dirty pages that the shared mappings of volume
+// files in [start, end) hold (msync, munmap).
+func fmapSync(start, end uint64) int64 {
+	var err int64
+	for va := start; va < end; {
+		// Look the mapping up again after each write-back: it sleeps.
+		i := -1
+		v := vmas()
+		for j := 0; j < nvma; j++ {
+			if v[j].end > va && v[j].start < end && v[j].fi != 0 {
+				i = j
+				break
+			}
+		}
+		if i < 0 {
+			break
+		}
+		m := v[i]
+		lo, hi := max(m.start, va), min(m.end, end)
+		if ino := files[m.fi-1].node; isRemote(ino) {
+			first := (m.foff + lo - m.start) / pageSize
+			last := (m.foff + hi - m.start + pageSize - 1) / pageSize
+			if e := pcWriteback(ino, first, last); e < 0 && err == 0 {
+				err = e
+			}
+		}
+		va = hi
+	}
+	return err
+}
+
+// fmapSyncAll writes back every dirty page (exit_group).
+func fmapSyncAll() {
+	fmapSync(userMin, userMax)
+}
+
+// pcWriteback writes the dirty cached pages [first, last) of volume file
+// ino to the host, through a writable open file that maps it.
+func pcWriteback(ino int32, first, last uint64) int64 {
+	nd := ind(ino)
+	if nd.maps == 0 || nd.height == 0 {
+		return 0
+	}
+	last = min(last, tmpCapacity(nd.height)/pageSize)
+	var err int64
+	for pg := first; pg < last; pg++ {
+		slot := tmpSlot(nd, pg, false)
+		if slot == nil || *slot&pcDirty == 0 {
+			continue
+		}
+		fi := pcWriter(ino)
+		if fi < 0 {
+			return -eBADF
+		}
+		f := &files[fi]
+		n := int64(pageSize)
+		if end := int64(pg*pageSize) + n; end > nd.size {
+			n = nd.size - int64(pg*pageSize)
+		}
+		if n > 0 {
+			fr := *slot &^ (pageSize - 1)
+			f.refs++
+			e := pcPut(f, fr, pg*pageSize, uint64(n))
+			releaseFile(fi)
+			if e < 0 {
+				if err == 0 {
+					err = e
+				}
+				continue
+			}
+			// It slept: the page may be gone (truncated, unmapped).
+			if nd.maps == 0 {
+				return err
+			}
+			if slot = tmpSlot(nd, pg, false); slot == nil || *slot&^(pageSize-1) != fr {
+				continue
+			}
+		}
+		if !smp {
+			*slot &^= pcDirty
+			pcProtect(ino, pg)
+		}
+	}
+	return err
+}
+
+// pcWriter returns the index of an open file of ino that a writable
+// shared mapping holds (its fid is open for writing), or -1.
+func pcWriter(ino int32) int32 {
+	v := vmas()
+	for i := 0; i < nvma; i++ {
+		if fi := v[i].fi; fi != 0 && files[fi-1].node == ino && files[fi-1].flags&oAccmode == oRdwr {
+			return fi - 1
+		}
+	}
+	return -1
+}
+
+// pcPut writes n bytes of frame fr to open volume file f at off.
+func pcPut(f *file, fr, off, n uint64) int64 {
+	d := devOf(ind(f.node))
+	s := d.slot()
+	m := d.begin(s, p9Twrite)
+	m.u32(f.fid)
+	m.u64(off)
+	m.u32(uint32(n))
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(m.at(m.n)))), n), unsafe.Slice((*byte)(unsafe.Pointer(uintptr(fr))), n))
+	m.n += uint32(n)
+	r, e := d.call(s, &m)
+	if e == 0 && (r.u32() != uint32(n) || r.bad) {
+		e = -eIO
+	}
+	d.release(s)
+	return e
+}
+
+// pcProtect maps page pg of ino read-only in every mapping, so that the
+// next write through one marks it dirty again.
+func pcProtect(ino int32, pg uint64) {
+	v := vmas()
+	for i := 0; i < nvma; i++ {
+		m := v[i]
+		if m.fi == 0 || files[m.fi-1].node != ino || pg*pageSize < m.foff {
+			continue
+		}
+		va := m.start + (pg*pageSize - m.foff)
+		if va >= m.end {
+			continue
+		}
+		if e := pte(va, false); e != nil && *e&ptePresent != 0 && *e&pteWrite != 0 {
+			*e &^= pteWrite
+			tlbQueue(va)
+		}
+	}
+	tlbFlush()
+	tlbShootdown()
+}
+
+// pcFree drops a volume file's cached pages >= from; no mapping may map
+// them any more.
+func pcFree(nd *inode, from uint64) {
+	if nd.height == 0 {
+		return
+	}
+	tmpFree(nd.fs, &nd.data, nd.height, 0, from)
+	if nd.data == 0 {
+		nd.height = 0
+	}
+}
+
+// pcTruncate keeps a volume file's page cache in step with a new size:
+// pages past it are unmapped and dropped, the tail of the last is zeroed.
+func pcTruncate(ino int32, size int64) {
+	nd := ind(ino)
+	if nd.height == 0 {
+		return
+	}
+	keep := (uint64(size) + pageSize - 1) / pageSize
+	fmapUnmapFile(nd, keep)
+	pcFree(nd, keep)
+	if in := uint64(size) % pageSize; in != 0 {
+		if slot := tmpSlot(nd, uint64(size)/pageSize, false); slot != nil && *slot != 0 {
+			fr := *slot &^ (pageSize - 1)
+			clear(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(fr+in))), pageSize-in))
+		}
+	}
+}
+
+// pcRead reads [pos, pos+n) of mapped volume file f into user memory at p
+// (validated): cached pages from the cache (they may hold what the
+// program wrote through a mapping), the others from the host.
+func pcRead(f *file, p, n uint64, pos int64) int64 {
+	nd := ind(f.node)
+	if pos >= nd.size {
+		return 0
+	}
+	n = min(n, uint64(nd.size-pos))
+	done := uint64(0)
+	for done < n {
+		off := uint64(pos) + done
+		pg := off / pageSize
+		if slot := tmpSlot(nd, pg, false); slot != nil && *slot != 0 {
+			in := off % pageSize
+			c := min(pageSize-in, n-done)
+			fr := *slot &^ (pageSize - 1)
+			copy(userBytes(p+done, c), unsafe.Slice((*byte)(unsafe.Pointer(uintptr(fr+in))), c))
+			done += c
+			continue
+		}
+		// The run of pages not cached, from the host.
+		end := off
+		for end < uint64(pos)+n {
+			s := tmpSlot(nd, end/pageSize, false)
+			if s != nil && *s != 0 {
+				break
+			}
+			end = (end/pageSize + 1) * pageSize
+		}
+		end = min(end, uint64(pos)+n)
+		got, err := rPipeIO(f, p+done, end-off, int64(off), false)
+		done += got
+		if err < 0 {
+			if done == 0 {
+				return err
+			}
+			break
+		}
+		if got < end-off {
+			break
+		}
+	}
+	return int64(done)
+}
+
+// pcWrote copies what write(2) just put in [pos, pos+n) of volume file
+// ino, from user memory at p, into its cached pages.
+func pcWrote(ino int32, p, n uint64, pos int64) {
+	nd := ind(ino)
+	for done := uint64(0); done < n; {
+		off := uint64(pos) + done
+		in := off % pageSize
+		c := min(pageSize-in, n-done)
+		if slot := tmpSlot(nd, off/pageSize, false); slot != nil && *slot != 0 {
+			fr := *slot &^ (pageSize - 1)
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(fr+in))), c), userBytes(p+done, c))
+		}
+		done += c
+	}
+}

@@ -52,11 +52,7 @@ func fmapDrop(fi1 int32) {
 
 // fmapNew adds the shared mapping [start, end) of file f from offset off.
 func fmapNew(f *file, start, end uint64, prot uint32, off uint64) bool {
-	v := vmas()
-	i := 0
-	for i < nvma && v[i].start < start {
-		i++
-	}
+	i := vmaLower(start) // the range is free: the first mapping above it
 	fi1 := fileIndex(f) + 1
 	if !vmaAdd(i, vma{start: start, end: end, prot: prot, fi: fi1, foff: off}) {
 		return false
@@ -105,6 +101,7 @@ func fmapFault(i int, va uint64, write bool) bool {
 			flags |= pteWrite | pteDirty
 		}
 		*e = fr | flags
+		fmapAround(m, page)
 		return true
 	}
 	slot := tmpSlot(nd, pg, true)
@@ -147,7 +144,41 @@ func fmapFault(i int, va uint64, write bool) bool {
 		flags |= pteWrite | pteDirty
 	}
 	*e = *slot&^(pageSize-1) | flags
+	fmapAround(m, page)
 	return true
+}
+
+// fmapAround maps the pages of the aligned faultAround-page block around
+// page that the file already has (a tmpfs file's, a volume file's cached
+// ones), so that walking a mapped file costs a fault per block, not per
+// page. Nothing is allocated or read; a volume file's clean pages are
+// mapped read-only (dirty tracking).
+func fmapAround(m *vma, page uint64) {
+	nd := ind(files[m.fi-1].node)
+	remote := isRemote(files[m.fi-1].node)
+	lo := max(page&^(faultAround*pageSize-1), m.start)
+	hi := min(lo+faultAround*pageSize, m.end)
+	for va := lo; va < hi; va += pageSize {
+		if va == page {
+			continue
+		}
+		slot := tmpSlot(nd, (m.foff+va-m.start)/pageSize, false)
+		if slot == nil || *slot == 0 {
+			continue
+		}
+		e := pte(va, true)
+		if e == nil {
+			return
+		}
+		if *e&ptePresent != 0 {
+			continue
+		}
+		flags := uint64(ptePresent | pteUser | pteAccessed)
+		if m.prot&protWrite != 0 && (!remote || *slot&pcDirty != 0) {
+			flags |= pteWrite | pteDirty
+		}
+		*e = *slot&^(pageSize-1) | flags
+	}
 }
 
 // pcFill reads page pg of open volume file f into frame fr (zero past the
@@ -254,8 +285,8 @@ func fmapSync(start, end uint64) int64 {
 		// Look the mapping up again after each write-back: it sleeps.
 		i := -1
 		v := vmas()
-		for j := 0; j < nvma; j++ {
-			if v[j].end > va && v[j].start < end && v[j].fi != 0 {
+		for j := vmaLower(va); j < nvma && v[j].start < end; j++ {
+			if v[j].fi != 0 {
 				i = j
 				break
 			}

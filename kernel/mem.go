@@ -217,7 +217,7 @@ func tlbFlush() {
 func zapRange(start, end uint64) {
 	cur := start
 	v := vmas()
-	for i := 0; i < nvma && cur < end; i++ {
+	for i := vmaLower(start); i < nvma && cur < end; i++ {
 		m := v[i]
 		if m.end <= cur || m.fi == 0 {
 			continue

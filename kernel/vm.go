@@ -14,7 +14,7 @@ const (
 	userMin        = 0x1_0000_0000 // below: the identity-mapped RAM and devices
 	userMax        = 0x7fff_ffff_f000
 	mmapTop        = 0x7f00_0000_0000
-	maxVMAs        = 8192
+	maxVMAs        = 65536 // Linux's vm.max_map_count is 65530
 	faultAround    = 16  // pages mapped around a random fault
 	maxFaultAround = 512 // pages mapped ahead of a sequential fault (2 MiB)
 )
@@ -65,7 +65,8 @@ func vmaRoom() bool {
 	if vmaCap >= maxVMAs {
 		return false
 	}
-	size := uint64(2*vmaCap) * uint64(unsafe.Sizeof(vma{}))
+	newCap := min(2*vmaCap, maxVMAs)
+	size := uint64(newCap) * uint64(unsafe.Sizeof(vma{}))
 	t := kallocPages((size + pageSize - 1) / pageSize)
 	if t == 0 {
 		return false
@@ -73,12 +74,22 @@ func vmaRoom() bool {
 	old := vmas()
 	vmaTable = t
 	copy(vmas()[:nvma], old[:nvma])
-	vmaCap *= 2
+	vmaCap = newCap
 	return true
 }
 
 // vmaFind returns the index of the mapping containing va, or -1.
 func vmaFind(va uint64) int {
+	lo := vmaLower(va)
+	if lo < nvma && vmas()[lo].start <= va {
+		return lo
+	}
+	return -1
+}
+
+// vmaLower returns the index of the first mapping that ends after va
+// (nvma if none): where a scan of the mappings at or above va starts.
+func vmaLower(va uint64) int {
 	v := vmas()
 	lo, hi := 0, nvma
 	for lo < hi {
@@ -89,16 +100,13 @@ func vmaFind(va uint64) int {
 			hi = m
 		}
 	}
-	if lo < nvma && v[lo].start <= va {
-		return lo
-	}
-	return -1
+	return lo
 }
 
 // rangeFree reports whether no mapping overlaps [start, end).
 func rangeFree(start, end uint64) bool {
 	v := vmas()
-	for i := 0; i < nvma; i++ {
+	for i := vmaLower(start); i < nvma; i++ {
 		if v[i].start < end && start < v[i].end {
 			return false
 		}
@@ -113,10 +121,7 @@ func rangeFree(start, end uint64) bool {
 // merges with an adjacent anonymous mapping of the same protection.
 func vmaInsert(start, end uint64, prot uint32) bool {
 	v := vmas()
-	i := 0
-	for i < nvma && v[i].start < start {
-		i++
-	}
+	i := vmaLower(start) // the range is free: the first mapping above it
 	if i > 0 && v[i-1].end == start && v[i-1].prot == prot && v[i-1].fi == 0 {
 		v[i-1].end = end
 		if i < nvma && v[i].start == end && v[i].prot == prot && v[i].fi == 0 {
@@ -177,18 +182,18 @@ func vmaRemove(start, end uint64) bool {
 		return false
 	}
 	v := vmas()
-	for i := 0; i < nvma; i++ {
-		m := v[i]
-		if m.end <= start || m.start >= end {
-			continue
-		}
-		copy(v[i:nvma-1], v[i+1:nvma])
-		nvma--
-		i--
-		if m.fi != 0 {
-			fmapDrop(m.fi)
+	i := vmaLower(start)
+	k := i // mappings [i, k) are inside the range
+	for k < nvma && v[k].start < end {
+		k++
+	}
+	for j := i; j < k; j++ {
+		if v[j].fi != 0 {
+			fmapDrop(v[j].fi)
 		}
 	}
+	copy(v[i:nvma-(k-i)], v[k:nvma])
+	nvma -= k - i
 	return true
 }
 

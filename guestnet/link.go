@@ -22,8 +22,6 @@ type devLink struct {
 
 	mu         sync.RWMutex
 	dispatcher stack.NetworkDispatcher
-	started    bool // receive runs (start)
-	ready      bool // the stack is configured: receive may start
 
 	wmu  sync.Mutex
 	iovs []syscall.Iovec
@@ -55,29 +53,12 @@ func (l *devLink) ARPHardwareType() header.ARPHardwareType { return header.ARPHa
 func (l *devLink) Close()                                  {}
 func (l *devLink) SetOnCloseAction(func())                 {}
 
-// Attach records the stack's dispatcher; frames are read once the stack
-// has its addresses and routes too (start).
 func (l *devLink) Attach(d stack.NetworkDispatcher) {
 	l.mu.Lock()
+	first := l.dispatcher == nil && d != nil
 	l.dispatcher = d
 	l.mu.Unlock()
-	l.start(false)
-}
-
-// start begins reading frames once both the dispatcher is attached and,
-// with configured set, the stack is configured. Frames that arrive before
-// stay in the device's ring: read earlier, a connection's SYN that came
-// while the guest was booting would be dropped (no address, no route
-// yet), and the host would send it again only after TCP's 1 s timeout.
-func (l *devLink) start(configured bool) {
-	l.mu.Lock()
-	if configured {
-		l.ready = true
-	}
-	run := l.ready && l.dispatcher != nil && !l.started
-	l.started = l.started || run
-	l.mu.Unlock()
-	if run {
+	if first {
 		go l.receive()
 	}
 }

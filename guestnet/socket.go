@@ -261,7 +261,6 @@ func (s *socket) sync(notify bool) {
 // readiness is the socket's poll mask as Linux computes it (tcp_poll,
 // datagram_poll).
 func (s *socket) readiness() uint32 {
-	startReceiving()
 	if s.nl != nil {
 		return s.nlReadiness()
 	}
@@ -326,7 +325,6 @@ func (s *socket) readiness() uint32 {
 // 0 = none, negative = no time at all) passes; it reports false on
 // timeout.
 func (s *socket) wait(mask waiter.EventMask, timeout int64, ready func() bool) bool {
-	startReceiving()
 	e, ch := waiter.NewChannelEntry(mask)
 	s.wq.EventRegister(&e)
 	defer s.wq.EventUnregister(&e)
@@ -472,7 +470,6 @@ func isV4Mapped(a tcpip.Address) bool {
 }
 
 func (s *socket) connect(fa tcpip.FullAddress, af uint16, n uintptr) syscall.Errno {
-	startReceiving()
 	if af == syscall.AF_UNSPEC {
 		if !s.isStream() {
 			s.ep.Disconnect()
@@ -585,7 +582,6 @@ func (s *socket) listen(backlog int) syscall.Errno {
 	}
 	err := s.ep.Listen(backlog)
 	s.refresh()
-	startReceiving() // a SYN that came while we booted finds the listener
 	return errno(err)
 }
 
@@ -624,7 +620,6 @@ func (s *socket) accept(flags int) (int32, tcpip.FullAddress, syscall.Errno) {
 
 // recv reads into bufs.
 func (s *socket) recv(bufs [][]byte, flags int, needAddr bool) (n, total int, from tcpip.FullAddress, e syscall.Errno) {
-	startReceiving()
 	opts := tcpip.ReadOptions{Peek: flags&syscall.MSG_PEEK != 0, NeedRemoteAddr: needAddr}
 	nonblock := s.nonblock.Load() || flags&syscall.MSG_DONTWAIT != 0
 	waitall := flags&syscall.MSG_WAITALL != 0 && s.isStream() && !opts.Peek
@@ -715,7 +710,6 @@ func (s *socket) tookError() {
 
 // send writes bufs; a blocking stream socket sends all of it.
 func (s *socket) send(bufs [][]byte, flags int, to *tcpip.FullAddress) (int, syscall.Errno) {
-	startReceiving()
 	if s.ux != nil {
 		return s.uxSend(bufs, flags, nil, nil) // sendfile
 	}

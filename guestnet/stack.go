@@ -3,7 +3,6 @@ package guestnet
 import (
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -64,10 +63,9 @@ func start() {
 	}
 
 	var info abi.NetInfo
-	var link *devLink
 	fd, e := rawSyscall(abi.SysNetOpen, uintptr(unsafe.Pointer(&info)), 0, 0)
 	if e == 0 {
-		link = newDevLink(int(fd), info.MTU, info.MAC)
+		link := newDevLink(int(fd), info.MTU, info.MAC)
 		if err := s.CreateNICWithOptions(devNIC, link, stack.NICOptions{Name: "eth0"}); err != nil {
 			panic("mote: cannot create the network interface: " + err.String())
 		}
@@ -103,34 +101,6 @@ func start() {
 	}
 	s.SetRouteTable(routes)
 	netStack = s
-	devNICLink = link
-}
-
-// devNICLink is the network device's link endpoint (nil without one).
-var (
-	devNICLink *devLink
-	receiving  atomic.Bool
-)
-
-// startReceiving lets the network device's frames in, at the first
-// socket operation that can wait for packets or send them (listen,
-// connect, send, receive, polling), not when the stack starts (the first
-// socket()). A program that starts with socket, bind, listen so has its
-// listener in place before the first frame is read: a connection's SYN
-// that reached the guest while it booted is answered at once, where it
-// would have met the port bound but not yet listening and been dropped,
-// and the client would have sent it again only after TCP's 1 s timeout.
-func startReceiving() {
-	if receiving.Load() {
-		return
-	}
-	theStack()
-	if receiving.Swap(true) {
-		return
-	}
-	if devNICLink != nil {
-		devNICLink.start(true)
-	}
 }
 
 func prefix(p netip.Prefix) tcpip.Subnet {

@@ -61,6 +61,13 @@ func newFakeGuest(t testing.TB, n *Network) *fakeGuest {
 // buffers (0: unbounded, frames go into the stack in deliver).
 func newFakeGuestRing(t testing.TB, n *Network, ringSlots int) *fakeGuest {
 	t.Helper()
+	return newFakeGuestWith(t, n, ringSlots, nil)
+}
+
+// newFakeGuestWith is newFakeGuestRing calling before, if set, when the
+// guest's stack is up but the network not started.
+func newFakeGuestWith(t testing.TB, n *Network, ringSlots int, before func(*fakeGuest)) *fakeGuest {
+	t.Helper()
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4},
@@ -93,10 +100,14 @@ func newFakeGuestRing(t testing.TB, n *Network, ringSlots int) *fakeGuest {
 	if ringSlots > 0 {
 		deliver = l.startRing(t, ringSlots)
 	}
+	g := &fakeGuest{t: t, s: s, link: l, net: n}
+	if before != nil {
+		before(g)
+	}
 	if err := n.Start(deliver); err != nil {
 		t.Fatal(err)
 	}
-	return &fakeGuest{t: t, s: s, link: l, net: n}
+	return g
 }
 
 // guestRingSlots is the number of receive buffers the guest has, as the

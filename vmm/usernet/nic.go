@@ -81,6 +81,12 @@ func (e *nicEndpoint) start(deliver func([]byte) bool) error {
 	e.started = true
 	e.deliver = deliver
 	go e.deliverLoop(deliver)
+	if len(e.q.ends) > 0 { // frames from before Start
+		select {
+		case e.wake <- struct{}{}:
+		default:
+		}
+	}
 	return nil
 }
 
@@ -249,7 +255,10 @@ func (e *nicEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Erro
 			}
 			direct = false // the ring is full: queue from here on
 		}
-		if !live || (len(e.q.ends) > 0 && len(e.q.buf)+size > maxQueuedBytes) {
+		// Before Start the frames wait too: the host ports accept
+		// connections before the device is there, and a SYN dropped
+		// then would cost the client TCP's 1 s retransmission.
+		if e.stopped || (len(e.q.ends) > 0 && len(e.q.buf)+size > maxQueuedBytes) {
 			dropped++
 			continue
 		}

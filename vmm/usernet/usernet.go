@@ -265,7 +265,7 @@ func (n *Network) MTU() int { return n.mtu }
 // (a few yields, then sleeps from 20µs doubling to 1.28ms) while the frames
 // behind it queue up (up to 4 MiB); a frame refused for 500ms is dropped,
 // and so are the following ones until deliver takes one again. Frames
-// produced before Start are dropped.
+// produced before Start wait for it in the same queue.
 func (n *Network) Start(deliver func(frame []byte) bool) error {
 	return n.nic.start(deliver)
 }

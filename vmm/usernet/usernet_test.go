@@ -884,3 +884,44 @@ func TestOutboundIPv6Loopback(t *testing.T) {
 		t.Fatalf("read %q, %v", got, err)
 	}
 }
+
+// TestPortForwardBeforeStart: a host port accepts connections as soon as
+// the network exists, before the guest's device starts it; the SYN sent
+// into the guest then waits for Start instead of being dropped (which
+// would cost the client TCP's 1 s retransmission).
+func TestPortForwardBeforeStart(t *testing.T) {
+	t.Parallel()
+	p := PortForward{Proto: "tcp", HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: freePort(t, "tcp"), GuestPort: 80}
+	n, err := New(Config{Ports: []PortForward{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	c, err := net.DialTimeout("tcp", netip.AddrPortFrom(p.HostIP, p.HostPort).String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Wait until the forward has sent its SYN to the guest, not started.
+	for deadline := time.Now().Add(5 * time.Second); n.Stats().Forwarded == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection was not forwarded")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	g := newFakeGuestWith(t, n, 0, func(g *fakeGuest) { go guestEcho(g.listen(80)) })
+	t.Cleanup(func() { g.s.Destroy() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write([]byte("early")); err != nil {
+		t.Fatal(err)
+	}
+	c.(*net.TCPConn).CloseWrite()
+	got, err := io.ReadAll(c)
+	if err != nil || string(got) != "EARLY" {
+		t.Fatalf("echo: %q, %v", got, err)
+	}
+	if s := n.Stats(); s.FramesDropped != 0 {
+		t.Errorf("%d frames for the guest dropped", s.FramesDropped)
+	}
+}

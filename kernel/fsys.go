@@ -73,7 +73,7 @@ func fsCall(nr, a0, a1, a2, a3, a4 uint64) (r int64, ok bool) {
 			return -eINVAL, true
 		}
 		if f.fid != 0 {
-			return rFsync(f), true
+			return rFsync(f, nr == 75), true
 		}
 		return 0, true
 	case 76: // truncate

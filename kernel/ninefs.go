@@ -775,8 +775,8 @@ func rPipeIO(f *file, p, n uint64, pos int64, write bool) (uint64, int64) {
 }
 
 // rFsync sends Tfsync for an open file: the server answers after the
-// host's fsync(2).
-func rFsync(f *file) int64 {
+// host's fsync(2), or fdatasync(2) with datasync set.
+func rFsync(f *file, datasync bool) int64 {
 	if f.fid == 0 {
 		return -eBADF
 	}
@@ -789,6 +789,11 @@ func rFsync(f *file) int64 {
 	s := d.slot()
 	m := d.begin(s, p9Tfsync)
 	m.u32(f.fid)
+	if datasync {
+		m.u32(1)
+	} else {
+		m.u32(0)
+	}
 	_, e := d.call(s, &m)
 	d.release(s)
 	return e

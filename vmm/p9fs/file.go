@@ -531,7 +531,14 @@ func (f *file) WriteAt(p []byte, offset int64) (int, error) {
 }
 
 // FSync implements p9.File.FSync: the reply waits for the host's fsync.
-func (f *file) FSync() error {
+func (f *file) FSync() error { return f.sync(unix.Fsync) }
+
+// FDataSync is Tfsync with datasync set (the guest's fdatasync): the reply
+// waits for the host's fdatasync, which skips metadata that reading the
+// data back does not need, such as the modification time.
+func (f *file) FDataSync() error { return f.sync(unix.Fdatasync) }
+
+func (f *file) sync(sync func(int) error) error {
 	if err := f.acquire(); err != nil {
 		return err
 	}
@@ -541,7 +548,7 @@ func (f *file) FSync() error {
 		return err
 	}
 	for {
-		err := unix.Fsync(fd)
+		err := sync(fd)
 		if err == unix.EINTR {
 			continue
 		}

@@ -569,6 +569,13 @@ func (s *Session) handle(typ uint8, d *dec, e *enc) unix.Errno {
 		if err != 0 {
 			return err
 		}
+		datasync := uint32(0) // 9P2000.L has it; older clients may not send it
+		if len(d.b) >= 4 {
+			datasync = d.u32()
+		}
+		if datasync != 0 {
+			return toErrno(f.f.FDataSync())
+		}
 		return toErrno(f.f.FSync())
 
 	case tstatfs:

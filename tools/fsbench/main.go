@@ -11,8 +11,11 @@
 //   - reads of a sealed file in mote against the same file read natively;
 //   - small-file create+write+close, stat, unlink per second, the same
 //     places;
-//   - host directory volumes (mote run -v): the same three measurements on
-//     a volume against the native process on the same host directory (the
+//   - a database that maps its file: keys per second put into a bbolt
+//     database, 100 per transaction, each commit fdatasync'ed, the same
+//     places;
+//   - host directory volumes (mote run -v): the same measurements on a
+//     volume against the native process on the same host directory (the
 //     host's temporary directory), with the ratio.
 package main
 
@@ -35,6 +38,7 @@ var (
 	flagRuns  = flag.Int("runs", 5, "runs of each measurement (the median is shown)")
 	flagMiB   = flag.Int("mib", 256, "size of the sequential files, MiB")
 	flagSmall = flag.Int("small", 5000, "small files per run")
+	flagKeys  = flag.Int("keys", 20000, "keys put into the bbolt database per run (100 per fsynced transaction)")
 )
 
 func main() {
@@ -73,12 +77,15 @@ func main() {
 	}
 	mib := strconv.Itoa(*flagMiB)
 	small := strconv.Itoa(*flagSmall)
+	keys := strconv.Itoa(*flagKeys)
 	fmt.Printf("fsbench: %d runs each, median; %s MiB files, %s small files\n\n", *flagRuns, mib, small)
 	fmt.Printf("%-36s %14s %14s %14s\n", "", "native /dev/shm", "native "+os.TempDir(), "mote /tmp")
 	fmt.Printf("%-36s %11.0f MB/s %9.0f MB/s %9.0f MB/s\n", "sequential write + fsync",
 		nat("write", shm, mib), nat("write", dir, mib), gst("write", "/tmp", mib))
 	fmt.Printf("%-36s %11.0f op/s %9.0f op/s %9.0f op/s\n", "small file create+stat+delete",
 		nat("small", shm, small), nat("small", dir, small), gst("small", "/tmp", small))
+	fmt.Printf("%-36s %11.0f op/s %9.0f op/s %9.0f op/s\n", "bbolt puts (100 per commit)",
+		nat("kv", shm, keys), nat("kv", dir, keys), gst("kv", "/tmp", keys))
 	fmt.Printf("\n%-36s %14s %14s\n", "", "native", "mote sealed")
 	fmt.Printf("%-36s %9.0f MB/s %9.0f MB/s\n", "sequential read of the "+mib+" MiB file", nat("read", big), gst("read", "/data/big"))
 
@@ -95,6 +102,7 @@ func main() {
 	row("sequential write + fsync", "MB/s", nat("write", dir, mib), vol("write", "/vol", mib))
 	row("sequential read of the "+mib+" MiB file", "MB/s", nat("read", big), vol("read", "/vol/big"))
 	row("small file create+stat+delete", "op/s", nat("small", dir, small), vol("small", "/vol", small))
+	row("bbolt puts (100 per commit)", "op/s", nat("kv", dir, keys), vol("kv", "/vol", keys))
 }
 
 func run(env []string, name string, args ...string) string {

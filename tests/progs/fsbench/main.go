@@ -5,6 +5,10 @@
 //	fsbench read FILE        read FILE in 1 MiB reads, MB/s
 //	fsbench small DIR N      create, stat and delete N small files, ops/s
 //	                         (one op = create+write 100 bytes+close, stat, unlink)
+//	fsbench kv DIR N         put N keys (32-byte values) into a new bbolt
+//	                         database in DIR, 100 per transaction (each
+//	                         commit fdatasyncs), keys/s; bbolt reads its file
+//	                         through a shared mmap
 package main
 
 import (
@@ -14,11 +18,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func main() {
 	if len(os.Args) < 3 {
-		fail("usage: fsbench write DIR MiB | read FILE | small DIR N")
+		fail("usage: fsbench write DIR MiB | read FILE | small DIR N | kv DIR N")
 	}
 	switch os.Args[1] {
 	case "write":
@@ -68,6 +74,32 @@ func main() {
 			check(os.Remove(p))
 		}
 		fmt.Printf("%.0f\n", float64(n)/time.Since(t0).Seconds())
+	case "kv":
+		n, _ := strconv.Atoi(os.Args[3])
+		p := filepath.Join(os.Args[2], "fsbench.db")
+		os.Remove(p)
+		t0 := time.Now()
+		db, err := bolt.Open(p, 0o600, nil)
+		check(err)
+		val := make([]byte, 32)
+		for i := 0; i < n; i += 100 {
+			check(db.Update(func(tx *bolt.Tx) error {
+				b, err := tx.CreateBucketIfNotExists([]byte("kv"))
+				if err != nil {
+					return err
+				}
+				for j := i; j < min(i+100, n); j++ {
+					if err := b.Put([]byte(fmt.Sprintf("key-%08d", j)), val); err != nil {
+						return err
+					}
+				}
+				return nil
+			}))
+		}
+		check(db.Close())
+		d := time.Since(t0)
+		os.Remove(p)
+		fmt.Printf("%.0f\n", float64(n)/d.Seconds())
 	default:
 		fail("unknown mode")
 	}

@@ -34,7 +34,9 @@ const pcDirty = 1 // a volume's cached page: written through a mapping
 func fmapHold(fi1 int32) {
 	f := &files[fi1-1]
 	f.refs++
-	ind(f.node).maps++
+	nd := ind(f.node)
+	nd.maps++
+	nd.everMapped = true
 }
 
 // fmapDrop drops a mapping's reference; the file's last mapping frees a
@@ -109,21 +111,28 @@ func fmapFault(i int, va uint64, write bool) bool {
 		return false
 	}
 	if *slot == 0 {
-		// Read the page from the host. That sleeps: the mapping may
-		// change meanwhile, so look again afterwards.
+		// Read the page from the host. That sleeps: the mapping, the
+		// file (a write, a truncation: pcGen) or the cache may change
+		// meanwhile. If anything did, the page read is dropped and the
+		// access retried (it faults again and sees the new state).
 		fr := tmpAlloc(nd.fs)
 		if fr == 0 {
 			return false
 		}
+		gen := nd.pcGen
 		f.refs++
 		r := pcFill(f, fr, pg)
+		fmapFills++
 		releaseFile(fi1 - 1)
-		j := vmaFind(va)
-		if r < 0 || j < 0 || vmas()[j].fi != fi1 || (vmas()[j].foff+page-vmas()[j].start)/pageSize != pg {
+		if r < 0 {
 			tmpRelease(fr, nd.fs)
 			return false
 		}
-		m = &vmas()[j]
+		j := vmaFind(va)
+		if j < 0 || vmas()[j].fi != fi1 || vmas()[j].foff+page-vmas()[j].start != pg*pageSize || nd.pcGen != gen || nd.maps == 0 {
+			tmpRelease(fr, nd.fs)
+			return true
+		}
 		if slot = tmpSlot(nd, pg, true); slot == nil {
 			tmpRelease(fr, nd.fs)
 			return false
@@ -133,12 +142,11 @@ func fmapFault(i int, va uint64, write bool) bool {
 		} else {
 			tmpRelease(fr, nd.fs) // another thread read it meanwhile
 		}
-		if e = pte(page, true); e == nil {
-			return false
-		}
+		return true // the access faults again and maps it
 	}
-	if write {
+	if write && *slot&pcDirty == 0 {
 		*slot |= pcDirty
+		nd.pcDirtyN++
 	}
 	if *slot&pcDirty != 0 && m.prot&protWrite != 0 {
 		flags |= pteWrite | pteDirty
@@ -181,38 +189,50 @@ func fmapAround(m *vma, page uint64) {
 	}
 }
 
+// fmapFills counts the pages read in for mappings: a caller that sees it
+// change knows it slept (userOK).
+var fmapFills uint64
+
 // pcFill reads page pg of open volume file f into frame fr (zero past the
-// end of the file).
+// end of the file), in as many Treads as the server needs.
 func pcFill(f *file, fr, pg uint64) int64 {
 	d := devOf(ind(f.node))
-	s := d.slot()
-	m := d.begin(s, p9Tread)
-	m.u32(f.fid)
-	m.u64(pg * pageSize)
-	m.u32(pageSize)
-	r, e := d.call(s, &m)
-	if e == 0 {
-		cnt := r.u32()
-		src := r.take(cnt)
-		if r.bad || cnt > pageSize {
-			e = -eIO
-		} else {
-			copy(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(fr))), cnt), unsafe.Slice((*byte)(unsafe.Pointer(uintptr(src))), cnt))
+	for got := uint64(0); got < pageSize; {
+		s := d.slot()
+		m := d.begin(s, p9Tread)
+		m.u32(f.fid)
+		m.u64(pg*pageSize + got)
+		m.u32(uint32(pageSize - got))
+		r, e := d.call(s, &m)
+		cnt := uint64(0)
+		if e == 0 {
+			cnt = uint64(r.u32())
+			src := r.take(uint32(cnt))
+			if r.bad || cnt > pageSize-got {
+				e = -eIO
+			} else {
+				copy(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(fr+got))), cnt), unsafe.Slice((*byte)(unsafe.Pointer(uintptr(src))), cnt))
+			}
 		}
+		d.release(s)
+		if e < 0 {
+			return e
+		}
+		if cnt == 0 {
+			break // the end of the file
+		}
+		got += cnt
 	}
-	d.release(s)
-	return e
+	return 0
 }
 
 // fmapCopy fills the new private mapping [start, start+n) with the
 // contents of volume file f from offset off, up to its end: each page is
 // read into a fresh frame, which is mapped if the mapping is still there
-// when the read (which sleeps) is done.
-func fmapCopy(f *file, start, n, off uint64, prot uint32) {
+// when the read (which sleeps) is done. An error (memory, the host's)
+// fails the mmap.
+func fmapCopy(f *file, start, n, off uint64, prot uint32) int64 {
 	nd := ind(f.node)
-	fi := fileIndex(f)
-	f.refs++
-	defer releaseFile(fi)
 	flags := uint64(ptePresent | pteUser | pteAccessed)
 	if prot&protWrite != 0 {
 		flags |= pteWrite | pteDirty
@@ -220,20 +240,21 @@ func fmapCopy(f *file, start, n, off uint64, prot uint32) {
 	for va := start; va < start+n && int64(off+va-start) < nd.size; va += pageSize {
 		fr := allocFrame()
 		if fr == 0 {
-			return // the rest is zero-filled on touch, as memory is short
+			return -eNOMEM
 		}
-		if pcFill(f, fr, (off+va-start)/pageSize) < 0 {
+		if e := pcFill(f, fr, (off+va-start)/pageSize); e < 0 {
 			freeFrame(fr)
-			return
+			return e
 		}
 		i := vmaFind(va)
 		e := pte(va, true)
 		if i < 0 || vmas()[i].fi != 0 || e == nil || *e&ptePresent != 0 {
-			freeFrame(fr)
+			freeFrame(fr) // unmapped or replaced meanwhile
 			continue
 		}
 		*e = fr | flags
 	}
+	return 0
 }
 
 // fmapUnmap clears the page-table entries of [start, end), part of a
@@ -253,6 +274,20 @@ func fmapUnmap(start, end uint64) {
 	}
 	tlbFlush()
 	tlbShootdown()
+}
+
+// fmapUnmapPage clears the entries that map page pg of the file nd.
+func fmapUnmapPage(nd *inode, pg uint64) {
+	v := vmas()
+	for i := 0; i < nvma; i++ {
+		m := v[i]
+		if m.fi == 0 || ind(files[m.fi-1].node) != nd || pg*pageSize < m.foff {
+			continue
+		}
+		if va := m.start + (pg*pageSize - m.foff); va < m.end {
+			fmapUnmap(va, va+pageSize)
+		}
+	}
 }
 
 // fmapUnmapFile clears the entries that map pages >= from of the file nd
@@ -314,15 +349,19 @@ func fmapSyncAll() {
 }
 
 // pcWriteback writes the dirty cached pages [first, last) of volume file
-// ino to the host, through a writable open file that maps it.
+// ino to the host, through a writable open file that maps it. With one
+// CPU a page is marked clean and write-protected before its contents are
+// copied into the request, so a store after that faults and marks it
+// dirty again; with more (lazy TLB shootdown) it stays dirty and writable.
 func pcWriteback(ino int32, first, last uint64) int64 {
 	nd := ind(ino)
-	if nd.maps == 0 || nd.height == 0 {
+	if nd.maps == 0 || nd.height == 0 || nd.pcDirtyN <= 0 {
 		return 0
 	}
-	last = min(last, tmpCapacity(nd.height)/pageSize)
+	// Pages wholly past the end of the file are not written (as Linux).
+	last = min(last, tmpCapacity(nd.height)/pageSize, (uint64(max(nd.size, 0))+pageSize-1)/pageSize)
 	var err int64
-	for pg := first; pg < last; pg++ {
+	for pg := first; pg < last && nd.pcDirtyN > 0; pg++ {
 		slot := tmpSlot(nd, pg, false)
 		if slot == nil || *slot&pcDirty == 0 {
 			continue
@@ -336,28 +375,32 @@ func pcWriteback(ino int32, first, last uint64) int64 {
 		if end := int64(pg*pageSize) + n; end > nd.size {
 			n = nd.size - int64(pg*pageSize)
 		}
-		if n > 0 {
-			fr := *slot &^ (pageSize - 1)
-			f.refs++
-			e := pcPut(f, fr, pg*pageSize, uint64(n))
-			releaseFile(fi)
-			if e < 0 {
-				if err == 0 {
-					err = e
-				}
-				continue
-			}
-			// It slept: the page may be gone (truncated, unmapped).
-			if nd.maps == 0 {
-				return err
-			}
-			if slot = tmpSlot(nd, pg, false); slot == nil || *slot&^(pageSize-1) != fr {
-				continue
-			}
+		if n <= 0 {
+			continue
 		}
+		fr := *slot &^ (pageSize - 1)
 		if !smp {
 			*slot &^= pcDirty
+			nd.pcDirtyN--
 			pcProtect(ino, pg)
+		}
+		f.refs++
+		e := pcPut(f, fr, pg*pageSize, uint64(n)) // sleeps
+		releaseFile(fi)
+		if e < 0 {
+			if err == 0 {
+				err = e
+			}
+			// Dirty again, if the page is still there.
+			if nd.maps > 0 && !smp {
+				if slot = tmpSlot(nd, pg, false); slot != nil && *slot&^(pageSize-1) == fr && *slot&pcDirty == 0 {
+					*slot |= pcDirty
+					nd.pcDirtyN++
+				}
+			}
+		}
+		if nd.maps == 0 {
+			return err // unmapped meanwhile (the cache is gone)
 		}
 	}
 	return err
@@ -421,9 +464,10 @@ func pcFree(nd *inode, from uint64) {
 	if nd.height == 0 {
 		return
 	}
-	tmpFree(nd.fs, &nd.data, nd.height, 0, from)
+	tmpFree(nd.fs, &nd.data, nd.height, 0, from, true)
 	if nd.data == 0 {
 		nd.height = 0
+		nd.pcDirtyN = 0
 	}
 }
 
@@ -431,6 +475,7 @@ func pcFree(nd *inode, from uint64) {
 // pages past it are unmapped and dropped, the tail of the last is zeroed.
 func pcTruncate(ino int32, size int64) {
 	nd := ind(ino)
+	nd.pcGen++ // a page being read in now is of the old file
 	if nd.height == 0 {
 		return
 	}
@@ -461,6 +506,16 @@ func pcRead(f *file, p, n uint64, pos int64) int64 {
 		if slot := tmpSlot(nd, pg, false); slot != nil && *slot != 0 {
 			in := off % pageSize
 			c := min(pageSize-in, n-done)
+			// The buffer may have changed while an earlier piece slept.
+			if !userOK(p+done, c, true) {
+				if done == 0 {
+					return -eFAULT
+				}
+				break
+			}
+			if slot = tmpSlot(nd, pg, false); slot == nil || *slot == 0 {
+				continue // dropped meanwhile: from the host
+			}
 			fr := *slot &^ (pageSize - 1)
 			copy(userBytes(p+done, c), unsafe.Slice((*byte)(unsafe.Pointer(uintptr(fr+in))), c))
 			done += c
@@ -495,6 +550,23 @@ func pcRead(f *file, p, n uint64, pos int64) int64 {
 // ino, from user memory at p, into its cached pages.
 func pcWrote(ino int32, p, n uint64, pos int64) {
 	nd := ind(ino)
+	if nd.height == 0 {
+		return
+	}
+	if !userOK(p, n, false) {
+		// The buffer went while the write slept: the cached pages it
+		// wrote to are dropped instead (unmapped first), so that nothing
+		// serves their old contents.
+		first, last := uint64(pos)/pageSize, (uint64(pos)+n+pageSize-1)/pageSize
+		for pg := first; pg < last; pg++ {
+			if slot := tmpSlot(nd, pg, false); slot != nil && *slot != 0 && *slot&pcDirty == 0 {
+				fmapUnmapPage(nd, pg)
+				tmpReleaseMapped(*slot&^(pageSize-1), nd.fs)
+				*slot = 0
+			}
+		}
+		return
+	}
 	for done := uint64(0); done < n; {
 		off := uint64(pos) + done
 		in := off % pageSize

@@ -490,6 +490,15 @@ func rPrevDone() {
 // rOpen opens an inode: a clone of its fid (or the fresh fid of a lookup in
 // this call), Tlopen'ed.
 func rOpen(ino int32, flags uint64) (uint32, int64) {
+	fid, e := rOpenFid(ino, flags)
+	if e == 0 && flags&oTrunc != 0 && ind(ino).kind == ndRFile {
+		ind(ino).size = 0
+		pcTruncate(ino, 0) // the host truncated it: so do its mappings
+	}
+	return fid, e
+}
+
+func rOpenFid(ino int32, flags uint64) (uint32, int64) {
 	nd := ind(ino)
 	d, e := rReady(nd)
 	if e < 0 {
@@ -679,6 +688,9 @@ func rWrite(f *file, p, n uint64, pos int64, usePos bool) int64 {
 		}
 		pos = nd.size
 	}
+	if nd.maps > 0 {
+		nd.pcGen++ // a page being read in now may miss this write (fmap.go)
+	}
 	put, err := rPipeIO(f, p, n, pos, true)
 	if put == 0 && err < 0 {
 		return err
@@ -702,6 +714,11 @@ func rWrite(f *file, p, n uint64, pos int64, usePos bool) int64 {
 // returns the bytes moved and the first error.
 func rPipeIO(f *file, p, n uint64, pos int64, write bool) (uint64, int64) {
 	d := devOf(ind(f.node))
+	// Fault the buffer in before taking any slot: a page of a volume
+	// file's mapping is read from the host, which needs a slot too.
+	if !userOK(p, n, !write) {
+		return 0, -eFAULT
+	}
 	chunk := uint64(d.msize - p9Hdr - 4)
 	if write {
 		chunk = uint64(d.msize - p9Hdr - 16)

@@ -327,6 +327,7 @@ func exitThread(code int) {
 	t.state = tsDead
 	t.exitCode = int32(code)
 	if nthreads-countDead() <= 0 {
+		fmapSyncAll()
 		exitGuest(code)
 	}
 	if zombie != 0 {

@@ -289,6 +289,7 @@ func deliverSignals(t *thread) bool {
 
 // killedBy ends the guest as Linux ends a process killed by sig.
 func killedBy(sig int) {
+	fmapSyncAll() // what the program wrote through shared file mappings, as Linux's page cache would keep it
 	kprint("mote: program killed by signal ")
 	kprintNum(int64(sig))
 	kprint("\n")

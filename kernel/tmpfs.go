@@ -39,7 +39,14 @@ func tmpAlloc(fs uint8) uint64 {
 }
 
 func tmpRelease(f uint64, fs uint8) {
-	deferFree(f) // a shared mapping on another CPU may not have flushed it yet
+	freeFrame(f)
+	fsPages[fs]--
+}
+
+// tmpReleaseMapped frees a frame that a shared mapping had: once every CPU
+// has flushed its TLB (another may not have yet).
+func tmpReleaseMapped(f uint64, fs uint8) {
+	deferFree(f)
 	fsPages[fs]--
 }
 
@@ -102,8 +109,8 @@ func tmpSlot(nd *inode, pg uint64, alloc bool) *uint64 {
 
 // tmpFree frees the pages with index >= from below *slot, a level-lvl
 // node covering the pages from base, and the node itself when it keeps
-// nothing.
-func tmpFree(fs uint8, slot *uint64, lvl uint8, base, from uint64) {
+// nothing; mapped says the file had shared mappings (tmpReleaseMapped).
+func tmpFree(fs uint8, slot *uint64, lvl uint8, base, from uint64, mapped bool) {
 	if *slot == 0 {
 		return
 	}
@@ -115,12 +122,17 @@ func tmpFree(fs uint8, slot *uint64, lvl uint8, base, from uint64) {
 		child := span >> 9
 		for i := uint64(0); i < 512; i++ {
 			if cb := base + i*child; cb+child > from {
-				tmpFree(fs, slotAt(*slot, i), lvl-1, cb, from)
+				tmpFree(fs, slotAt(*slot, i), lvl-1, cb, from, mapped)
 			}
 		}
 	}
 	if base >= from {
-		tmpRelease(*slot&^(pageSize-1), fs) // a volume's cached page may carry its dirty bit
+		f := *slot &^ (pageSize - 1) // a volume's cached page may carry its dirty bit
+		if mapped {
+			tmpReleaseMapped(f, fs)
+		} else {
+			tmpRelease(f, fs)
+		}
 		*slot = 0
 	}
 }
@@ -130,8 +142,9 @@ func tmpFree(fs uint8, slot *uint64, lvl uint8, base, from uint64) {
 // zeroing the tail of the last one (so growing again reads zeros).
 func tmpTruncate(nd *inode, size int64) {
 	keep := (uint64(size) + pageSize - 1) / pageSize
+	mapped := nd.maps > 0 || nd.everMapped
 	fmapUnmapFile(nd, keep) // shared mappings of the pages about to go
-	tmpFree(nd.fs, &nd.data, nd.height, 0, keep)
+	tmpFree(nd.fs, &nd.data, nd.height, 0, keep, mapped)
 	if nd.data == 0 {
 		nd.height = 0
 	}

@@ -76,8 +76,14 @@ type inode struct {
 	dname    uint64
 
 	// maps counts the shared mappings of the file (fmap.go); a volume's
-	// file keeps a page cache in data and height while it has any.
-	maps int32
+	// file keeps a page cache in data and height while it has any, with
+	// pcDirtyN pages written through a mapping (at most), and pcGen
+	// counting writes and truncations (a page read in meanwhile is stale).
+	// everMapped: a page freed may still be in another CPU's TLB.
+	maps       int32
+	pcDirtyN   int32
+	pcGen      uint32
+	everMapped bool
 }
 
 // A file time: seconds since the epoch and nanoseconds in [0, 1e9), so

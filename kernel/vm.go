@@ -15,8 +15,8 @@ const (
 	userMax        = 0x7fff_ffff_f000
 	mmapTop        = 0x7f00_0000_0000
 	maxVMAs        = 65536 // Linux's vm.max_map_count is 65530
-	faultAround    = 16  // pages mapped around a random fault
-	maxFaultAround = 512 // pages mapped ahead of a sequential fault (2 MiB)
+	faultAround    = 16    // pages mapped around a random fault
+	maxFaultAround = 512   // pages mapped ahead of a sequential fault (2 MiB)
 )
 
 const (
@@ -181,20 +181,33 @@ func vmaRemove(start, end uint64) bool {
 	if !vmaSplitAt(start) || !vmaSplitAt(end) {
 		return false
 	}
-	v := vmas()
-	i := vmaLower(start)
-	k := i // mappings [i, k) are inside the range
-	for k < nvma && v[k].start < end {
-		k++
-	}
-	for j := i; j < k; j++ {
-		if v[j].fi != 0 {
-			fmapDrop(v[j].fi)
+	// The references go after the table is consistent again: dropping
+	// one may sleep (a clunk waiting for a 9P slot). A batch at a time.
+	for {
+		v := vmas()
+		i := vmaLower(start)
+		k := i // mappings [i, k) are inside the range
+		var drop [32]int32
+		n := 0
+		for k < nvma && v[k].start < end {
+			if v[k].fi != 0 {
+				if n == len(drop) {
+					break
+				}
+				drop[n] = v[k].fi
+				n++
+			}
+			k++
+		}
+		copy(v[i:nvma-(k-i)], v[k:nvma])
+		nvma -= k - i
+		for _, fi := range drop[:n] {
+			fmapDrop(fi)
+		}
+		if n < len(drop) {
+			return true
 		}
 	}
-	copy(v[i:nvma-(k-i)], v[k:nvma])
-	nvma -= k - i
-	return true
 }
 
 // findFree returns the highest free range of size n below mmapTop, or 0.
@@ -229,6 +242,22 @@ const (
 )
 
 func sysMmap(addr, length, prot, flags, fd, off uint64) int64 {
+	if flags&mapAnonymous == 0 {
+		if f := fdGet(int(int32(fd))); int32(fd) >= 0 && f != nil {
+			// Held for the call: MAP_FIXED's write-back and a volume
+			// file's copy sleep, and another thread may close the
+			// descriptor meanwhile. (No defer: kernel code has a fake g.)
+			held := fileIndex(f)
+			f.refs++
+			r := mmap(addr, length, prot, flags, fd, off)
+			releaseFile(held)
+			return r
+		}
+	}
+	return mmap(addr, length, prot, flags, fd, off)
+}
+
+func mmap(addr, length, prot, flags, fd, off uint64) int64 {
 	if length == 0 || addr&(pageSize-1) != 0 {
 		return -eINVAL
 	}
@@ -314,15 +343,28 @@ func sysMmap(addr, length, prot, flags, fd, off uint64) int64 {
 			return -eNOMEM
 		}
 	}
-	if shared != nil {
+	switch {
+	case shared != nil:
 		if !fmapNew(shared, start, start+n, uint32(prot)&(protRead|protWrite|protExec), off) {
 			return -eNOMEM
 		}
-	} else if !vmaInsert(start, start+n, uint32(prot)&(protRead|protWrite|protExec)) {
-		return -eNOMEM
+	case remote != nil:
+		// A mapping of its own (not merged with a neighbour, whose
+		// faults could fill these pages while the copy sleeps).
+		if !vmaAdd(vmaLower(start), vma{start: start, end: start + n, prot: uint32(prot) & (protRead | protWrite | protExec)}) {
+			return -eNOMEM
+		}
+	default:
+		if !vmaInsert(start, start+n, uint32(prot)&(protRead|protWrite|protExec)) {
+			return -eNOMEM
+		}
 	}
 	if remote != nil && prot != 0 {
-		fmapCopy(remote, start, n, off, uint32(prot))
+		if e := fmapCopy(remote, start, n, off, uint32(prot)); e < 0 {
+			zapRange(start, start+n)
+			vmaRemove(start, start+n)
+			return e
+		}
 	} else if fileIno != 0 && prot != 0 {
 		// Fill the pages from the file through their frames (the new
 		// mapping may be read-only); past the end they stay zero.
@@ -408,11 +450,15 @@ func sysMprotect(addr, length, prot uint64) int64 {
 	if addr < userMin || end > userMax || end < addr {
 		return -eNOMEM
 	}
-	// Every page must be mapped.
+	// Every page must be mapped, and a shared file mapping may become
+	// writable only if its file is open for writing (as Linux).
 	for va := addr; va < end; {
 		i := vmaFind(va)
 		if i < 0 {
 			return -eNOMEM
+		}
+		if fi := vmas()[i].fi; fi != 0 && prot&protWrite != 0 && files[fi-1].flags&oAccmode != oRdwr {
+			return -eACCES
 		}
 		va = vmas()[i].end
 	}

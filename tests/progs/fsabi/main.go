@@ -1944,7 +1944,26 @@ func mmaps() {
 		p("offset_bytes", string(m[10:12]))
 		unix.Munmap(m)
 	}
+	// A read-only shared mapping of a read-only descriptor cannot be
+	// made writable.
+	m, err = unix.Mmap(rfd, 0, pg, unix.PROT_READ, unix.MAP_SHARED)
+	must(err)
+	p("mprotect_write_rdonly", en(unix.Mprotect(m, unix.PROT_READ|unix.PROT_WRITE)))
+	p("mprotect_none", en(unix.Mprotect(m, unix.PROT_NONE)))
+	p("mprotect_read", en(unix.Mprotect(m, unix.PROT_READ)))
+	p("after_mprotect", string(m[pg-4:pg]))
+	unix.Munmap(m)
 	unix.Close(rfd)
+	// Truncating a mapped file by opening it with O_TRUNC: reads see
+	// only what was written after.
+	keep := must1(unix.Open(path, unix.O_RDONLY, 0))
+	km := must1(unix.Mmap(keep, 0, pg, unix.PROT_READ, unix.MAP_SHARED))
+	_ = km[0]
+	must(os.WriteFile(path, []byte("new"), 0o644))
+	must(os.Truncate(path, 10))
+	p("otrunc_read", fmt.Sprintf("%q", must1(os.ReadFile(path))))
+	unix.Munmap(km)
+	unix.Close(keep)
 	wfd := must1(unix.Open(path, unix.O_WRONLY, 0))
 	_, err = unix.Mmap(wfd, 0, pg, unix.PROT_READ, unix.MAP_SHARED)
 	p("map_wronly_fd", en(err))

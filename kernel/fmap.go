@@ -89,6 +89,9 @@ func fmapFault(i int, va uint64, write bool) bool {
 	nd := ind(ino)
 	page := va &^ (pageSize - 1)
 	pg := (m.foff + page - m.start) / pageSize
+	if int64(pg*pageSize) >= inodeSize(nd) {
+		return false // wholly past the end of the file (Linux: SIGBUS)
+	}
 	e := pte(page, true)
 	if e == nil {
 		return false

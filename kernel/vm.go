@@ -480,7 +480,26 @@ func sysMprotect(addr, length, prot uint64) int64 {
 			zapRange(m.start, m.end) // PROT_NONE keeps no frames; contents are lost as after DONTNEED
 		}
 	}
+	vmaMerge(addr, end)
 	return 0
+}
+
+// vmaMerge joins the anonymous mappings around [start, end) that are
+// adjacent and have the same protection, as mprotect left them split.
+func vmaMerge(start, end uint64) {
+	v := vmas()
+	i := max(vmaLower(start)-1, 0)
+	for i+1 < nvma && v[i].start <= end {
+		a, b := &v[i], v[i+1]
+		if a.fi == 0 && b.fi == 0 && a.end == b.start && a.prot == b.prot {
+			a.end = b.end
+			a.seqNext, a.seqWindow = 0, 0
+			copy(v[i+1:nvma-1], v[i+2:nvma])
+			nvma--
+			continue
+		}
+		i++
+	}
 }
 
 const (

@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -1964,10 +1965,31 @@ func mmaps() {
 	p("otrunc_read", fmt.Sprintf("%q", must1(os.ReadFile(path))))
 	unix.Munmap(km)
 	unix.Close(keep)
+	// A page wholly past the end of the file faults (Linux: SIGBUS); the
+	// last partial page reads zeros past the end.
+	small := must1(unix.Open(path, unix.O_RDONLY, 0))
+	sm := must1(unix.Mmap(small, 0, 2*pg, unix.PROT_READ, unix.MAP_SHARED))
+	p("partial_page_tail", zeros(sm[10:pg]) == pg-10)
+	p("past_eof_faults", faults(func() { sinkByte = sm[pg] }))
+	unix.Munmap(sm)
+	unix.Close(small)
 	wfd := must1(unix.Open(path, unix.O_WRONLY, 0))
 	_, err = unix.Mmap(wfd, 0, pg, unix.PROT_READ, unix.MAP_SHARED)
 	p("map_wronly_fd", en(err))
 	unix.Close(wfd)
+}
+
+var sinkByte byte
+
+// faults reports whether f takes a memory fault (turned into a panic).
+func faults(f func()) (faulted bool) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		faulted = recover() != nil
+	}()
+	f()
+	return false
 }
 
 func must2[T, U any](a T, b U, err error) (T, U) {

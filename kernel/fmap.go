@@ -262,22 +262,7 @@ func fmapCopy(f *file, start, n, off uint64, prot uint32) int64 {
 
 // fmapUnmap clears the page-table entries of [start, end), part of a
 // shared file mapping, without freeing the frames (the file's).
-func fmapUnmap(start, end uint64) {
-	for va := start; va < end; {
-		e := pte(va, false)
-		if e == nil {
-			va = skipMissing(va)
-			continue
-		}
-		if *e&ptePresent != 0 {
-			*e = 0
-			tlbQueue(va)
-		}
-		va += pageSize
-	}
-	tlbFlush()
-	tlbShootdown()
-}
+func fmapUnmap(start, end uint64) { unmapPages(start, end, false) }
 
 // fmapUnmapPage clears the entries that map page pg of the file nd.
 func fmapUnmapPage(nd *inode, pg uint64) {

@@ -238,7 +238,11 @@ func zapRange(start, end uint64) {
 }
 
 // zapFrames unmaps and frees every present 4 KiB page in [start, end).
-func zapFrames(start, end uint64) {
+func zapFrames(start, end uint64) { unmapPages(start, end, true) }
+
+// unmapPages clears the entries of every present 4 KiB page in [start,
+// end), freeing the frames with free set.
+func unmapPages(start, end uint64, free bool) {
 	traceEv(evZap, start, end)
 	for va := start; va < end; {
 		e := pte(va, false)
@@ -247,7 +251,9 @@ func zapFrames(start, end uint64) {
 			continue
 		}
 		if *e&ptePresent != 0 {
-			deferFree(*e & pteAddrMask) // other CPUs may still map it (smp.go)
+			if free {
+				deferFree(*e & pteAddrMask) // other CPUs may still map it (smp.go)
+			}
 			*e = 0
 			tlbQueue(va)
 		}

@@ -266,6 +266,11 @@ const BootMagic = 0x746f6f62_65746f6d // "moteboot"
 const (
 	BootFlagDebug   = 1 << 0 // log unimplemented system calls (once each) to stderr
 	BootFlagProfile = 1 << 1 // sample the interrupted PC at every timer tick (see Profile)
+	// BootFlagTTY << fd: the monitor's standard input, output or error
+	// (fd 0, 1, 2) is a terminal. The guest's fstat of the descriptor then
+	// says character device, as for a terminal, else FIFO (programs pick
+	// colours and buffering from it).
+	BootFlagTTY = 1 << 2
 )
 
 // Profile is the guest's PC sample buffer, the kernel variable named by

@@ -129,7 +129,12 @@ func releaseFile(fi int32) {
 	}
 }
 
+// consoleTTY has bit fd set if the console's descriptor fd is a terminal
+// on the host (abi.BootFlagTTY).
+var consoleTTY uint64
+
 func filesInit(b *abi.BootInfo) {
+	consoleTTY = b.Flags / abi.BootFlagTTY & 7
 	treeInit(b)
 	for fd := int32(0); fd < 3; fd++ {
 		fi := allocFile(fkConsole, oRdwr)

@@ -406,6 +406,9 @@ func inodeRead(ino int32, p, n uint64, pos int64) int64 {
 		if nd.data == txtMaps {
 			return mapsRead(p, n, pos)
 		}
+		if nd.data == txtMeminfo {
+			return meminfoRead(p, n, pos)
+		}
 		txt := textOf(nd.data)
 		if pos >= int64(len(txt)) {
 			return 0
@@ -419,7 +422,7 @@ func inodeRead(ino int32, p, n uint64, pos int64) int64 {
 func inodeSize(nd *inode) int64 {
 	switch nd.kind {
 	case ndText:
-		if nd.data == txtMaps {
+		if nd.data == txtMaps || nd.data == txtMeminfo {
 			return 0 // as Linux reports for /proc files
 		}
 		return int64(len(textOf(nd.data)))
@@ -532,8 +535,11 @@ func fillStatFile(st *syscall.Stat_t, f *file) {
 	st.Ctim = st.Atim
 	switch f.kind {
 	case fkConsole:
-		st.Mode, st.Rdev = syscall.S_IFCHR|0o620, 136<<8
-		st.Ino = 1
+		st.Mode = syscall.S_IFIFO | 0o600 // a pipe, as for a program whose output is collected
+		if consoleTTY&(1<<f.console) != 0 {
+			st.Mode, st.Rdev = syscall.S_IFCHR|0o620, 136<<8 // a terminal
+		}
+		st.Ino = 1 + uint64(f.console)
 	case fkSock:
 		st.Mode = syscall.S_IFSOCK | 0o777
 		st.Ino = 2000 + uint64(fileIndex(f))

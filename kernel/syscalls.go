@@ -26,6 +26,8 @@ func dispatch(t *thread, f *sysframe) int64 {
 		return sysMunmap(a0, a1)
 	case 26:
 		return sysMsync(a0, a1, a2)
+	case 99:
+		return sysSysinfo(a0)
 	case 12: // brk: no program break; report it unmovable
 		return userMin
 	case 13:

@@ -17,7 +17,8 @@ const (
 	txtPasswd
 	txtGroup
 	txtMounts
-	txtMaps // generated at each read (mapsRead)
+	txtMaps    // generated at each read (mapsRead)
+	txtMeminfo // generated at each read (meminfoRead)
 )
 
 const (
@@ -93,6 +94,7 @@ func treeInit(b *abi.BootInfo) {
 	mk(self, "mounts", ndText, 0o444, txtMounts)
 	mk(self, "maps", ndText, 0o444, txtMaps)
 	mkSymlink(proc, "mounts", []byte("self/mounts"))
+	mk(proc, "meminfo", ndText, 0o444, txtMeminfo)
 	exeLen = exePath(b)
 	mkSymlink(self, "exe", exeTarget[:exeLen])
 	mk(root, "sys", ndDir, 0o555, 0)

@@ -213,6 +213,20 @@ func TestRuntime(t *testing.T) {
 	}
 }
 
+// The program sees the machine it runs on: sysinfo(2) and /proc/meminfo
+// report the guest's memory, and its standard streams, collected by the
+// test (not terminals), are pipes as for a process whose output is
+// captured.
+func TestSysinfo(t *testing.T) {
+	t.Parallel()
+	r := mote(t, 30*time.Second, "run", "-m", "96M", images["runtimetest"], "--", "sysinfo")
+	want := "sysinfo total 96 MiB, free>0 true, unit 1; meminfo total 98304 kB\n" +
+		"/dev/stdin chardev false fifo true\n/dev/stdout chardev false fifo true\n/dev/stderr chardev false fifo true\n"
+	if r.code != 0 || r.stdout != want {
+		t.Errorf("exit %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", r.code, r.stdout, want, r.stderr)
+	}
+}
+
 func TestUnrecoveredPanic(t *testing.T) {
 	t.Parallel()
 	r := mote(t, 30*time.Second, "run", images["runtimetest"], "--", "panic")

@@ -2,7 +2,10 @@ package vmm
 
 import (
 	"io"
+	"os"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // consoleIn is the guest's standard input. Input is read by a goroutine that
@@ -102,4 +105,14 @@ func (v *vm) hcRead(c *vcpu, gpa uint64) {
 		}
 		return v.in.read(data)
 	})
+}
+
+// isTerminal reports whether s is a file that is a terminal.
+func isTerminal(s any) bool {
+	f, ok := s.(*os.File)
+	if !ok || f == nil {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }

@@ -347,6 +347,11 @@ func newVM(cfg Config) (_ *vm, err error) {
 			if cfg.Profile != "" {
 				bi.Flags |= abi.BootFlagProfile
 			}
+			for fd, s := range []any{cfg.Stdin, cfg.Stdout, cfg.Stderr} {
+				if isTerminal(s) {
+					bi.Flags |= abi.BootFlagTTY << fd
+				}
+			}
 			copy(bi.Hostname[:63], cfg.Hostname)
 			if _, err := unix.Getrandom(bi.Seed[:], 0); err != nil {
 				return fmt.Errorf("cannot get random seed: %v", err)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -46,6 +47,35 @@ func main() {
 			os.Exit(1)
 		}
 		fmt.Println(hex.EncodeToString(b))
+		return
+	case "sysinfo":
+		// What the program learns about its machine: its memory, and
+		// whether its standard streams are terminals.
+		var si syscall.Sysinfo_t
+		if err := syscall.Sysinfo(&si); err != nil {
+			fmt.Println("FAIL sysinfo:", err)
+			os.Exit(1)
+		}
+		meminfo, err := os.ReadFile("/proc/meminfo")
+		if err != nil {
+			fmt.Println("FAIL /proc/meminfo:", err)
+			os.Exit(1)
+		}
+		total := ""
+		for _, l := range strings.Split(string(meminfo), "\n") {
+			if strings.HasPrefix(l, "MemTotal:") {
+				total = strings.Join(strings.Fields(l)[1:], " ")
+			}
+		}
+		fmt.Printf("sysinfo total %d MiB, free>0 %v, unit %d; meminfo total %s\n", si.Totalram*uint64(si.Unit)>>20, si.Freeram > 0, si.Unit, total)
+		for _, f := range []*os.File{os.Stdin, os.Stdout, os.Stderr} {
+			fi, err := f.Stat()
+			if err != nil {
+				fmt.Println("FAIL stat:", err)
+				os.Exit(1)
+			}
+			fmt.Printf("%s chardev %v fifo %v\n", f.Name(), fi.Mode()&os.ModeCharDevice != 0, fi.Mode()&os.ModeNamedPipe != 0)
+		}
 		return
 	case "numcpu":
 		fmt.Println("numcpu", runtime.NumCPU(), "gomaxprocs", runtime.GOMAXPROCS(0))

@@ -1881,7 +1881,36 @@ func syncs() {
 	fd = must1(unix.Open(pa("f"), unix.O_RDONLY, 0))
 	p("flock_ex", en(unix.Flock(fd, unix.LOCK_EX)))
 	p("flock_un", en(unix.Flock(fd, unix.LOCK_UN)))
+	// Record locks (fcntl), as SQLite takes them: a process never
+	// conflicts with its own locks.
+	lk := func(cmd int, fd int, typ int16, start, n int64) string {
+		l := unix.Flock_t{Type: typ, Whence: 0, Start: start, Len: n}
+		err := unix.FcntlFlock(uintptr(fd), cmd, &l)
+		if err != nil {
+			return en(err)
+		}
+		if cmd == unix.F_GETLK || cmd == unix.F_OFD_GETLK {
+			return fmt.Sprint("type ", l.Type)
+		}
+		return "OK"
+	}
+	p("setlk_read_rdonly", lk(unix.F_SETLK, fd, unix.F_RDLCK, 0, 100))
+	p("setlk_write_rdonly", lk(unix.F_SETLK, fd, unix.F_WRLCK, 0, 100))
 	unix.Close(fd)
+	fd = must1(unix.Open(pa("f"), unix.O_RDWR, 0))
+	p("setlk_write", lk(unix.F_SETLK, fd, unix.F_WRLCK, 0, 100))
+	p("setlkw_write", lk(unix.F_SETLKW, fd, unix.F_WRLCK, 200, 0))
+	p("getlk_own", lk(unix.F_GETLK, fd, unix.F_WRLCK, 0, 100))
+	p("setlk_unlock", lk(unix.F_SETLK, fd, unix.F_UNLCK, 0, 0))
+	p("setlk_badtype", lk(unix.F_SETLK, fd, 7, 0, 0))
+	p("ofd_setlk", lk(unix.F_OFD_SETLK, fd, unix.F_WRLCK, 0, 10))
+	p("ofd_getlk_same", lk(unix.F_OFD_GETLK, fd, unix.F_WRLCK, 0, 10))
+	l := unix.Flock_t{Type: unix.F_RDLCK, Pid: 1}
+	p("ofd_pid", en(unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &l)))
+	unix.Close(fd)
+	opath := must1(unix.Open(pa("f"), unix.O_PATH, 0))
+	p("setlk_opath", lk(unix.F_SETLK, opath, unix.F_RDLCK, 0, 1))
+	unix.Close(opath)
 }
 
 // mmaps: shared and private file mappings and how they agree with read(2)

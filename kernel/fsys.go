@@ -403,11 +403,8 @@ func inodeRead(ino int32, p, n uint64, pos int64) int64 {
 		copy(userBytes(p, c), unsafe.Slice((*byte)(unsafe.Pointer(uintptr(nd.data+uint64(pos)))), c))
 		return int64(c)
 	case ndText:
-		if nd.data == txtMaps {
-			return mapsRead(p, n, pos)
-		}
-		if nd.data == txtMeminfo {
-			return meminfoRead(p, n, pos)
+		if textGenerated(nd.data) {
+			return textRead(nd.data, p, n, pos)
 		}
 		txt := textOf(nd.data)
 		if pos >= int64(len(txt)) {
@@ -422,7 +419,7 @@ func inodeRead(ino int32, p, n uint64, pos int64) int64 {
 func inodeSize(nd *inode) int64 {
 	switch nd.kind {
 	case ndText:
-		if nd.data == txtMaps || nd.data == txtMeminfo {
+		if textGenerated(nd.data) {
 			return 0 // as Linux reports for /proc files
 		}
 		return int64(len(textOf(nd.data)))

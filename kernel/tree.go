@@ -17,8 +17,13 @@ const (
 	txtPasswd
 	txtGroup
 	txtMounts
-	txtMaps    // generated at each read (mapsRead)
-	txtMeminfo // generated at each read (meminfoRead)
+	txtLimits
+	txtCmdline
+	// generated at each read (textRead)
+	txtMaps
+	txtMeminfo
+	txtProcStat
+	txtStat
 )
 
 const (
@@ -49,8 +54,31 @@ func textOf(id uint64) string {
 		return groupTxt
 	case txtMounts:
 		return mountsTxt.str()
+	case txtLimits:
+		return limitsTxt
+	case txtCmdline:
+		return cmdlineTxt
 	}
 	return ""
+}
+
+// textGenerated reports whether a text file is made at each read
+// (textRead), so that its size is 0, as Linux says of /proc files.
+func textGenerated(id uint64) bool { return id >= txtMaps }
+
+// textRead reads a generated text file.
+func textRead(id, p, n uint64, pos int64) int64 {
+	switch id {
+	case txtMaps:
+		return mapsRead(p, n, pos)
+	case txtMeminfo:
+		return meminfoRead(p, n, pos)
+	case txtProcStat:
+		return procStatRead(p, n, pos)
+	case txtStat:
+		return procStatSysRead(p, n, pos)
+	}
+	return 0
 }
 
 // mk adds an inode named name (a static string) to dir; it returns the inode.
@@ -90,11 +118,17 @@ func treeInit(b *abi.BootInfo) {
 	mk(etc, "passwd", ndText, 0o644, txtPasswd)
 	mk(etc, "group", ndText, 0o644, txtGroup)
 	proc := mk(root, "proc", ndDir, 0o555, 0)
-	self := mk(proc, "self", ndDir, 0o555, 0)
+	self := mk(proc, "1", ndDir, 0o555, 0) // the program is process 1
+	mkSymlink(proc, "self", []byte("1"))
 	mk(self, "mounts", ndText, 0o444, txtMounts)
 	mk(self, "maps", ndText, 0o444, txtMaps)
+	mk(self, "stat", ndText, 0o444, txtProcStat)
+	mk(self, "limits", ndText, 0o444, txtLimits)
+	mk(self, "cmdline", ndText, 0o444, txtCmdline)
+	procInit(b)
 	mkSymlink(proc, "mounts", []byte("self/mounts"))
 	mk(proc, "meminfo", ndText, 0o444, txtMeminfo)
+	mk(proc, "stat", ndText, 0o444, txtStat)
 	exeLen = exePath(b)
 	mkSymlink(self, "exe", exeTarget[:exeLen])
 	mk(root, "sys", ndDir, 0o555, 0)

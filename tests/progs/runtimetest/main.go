@@ -76,6 +76,21 @@ func main() {
 			}
 			fmt.Printf("%s chardev %v fifo %v\n", f.Name(), fi.Mode()&os.ModeCharDevice != 0, fi.Mode()&os.ModeNamedPipe != 0)
 		}
+		// The process's /proc files, as monitoring libraries read them.
+		self, _ := os.Readlink("/proc/self")
+		stat, _ := os.ReadFile("/proc/self/stat")
+		f := strings.Fields(string(stat))
+		cmdline, _ := os.ReadFile("/proc/self/cmdline")
+		limits, _ := os.ReadFile("/proc/self/limits")
+		sys, _ := os.ReadFile("/proc/stat")
+		btime := ""
+		for _, l := range strings.Split(string(sys), "\n") {
+			if strings.HasPrefix(l, "btime ") {
+				btime = "ok"
+			}
+		}
+		fmt.Printf("/proc/self -> %s; stat fields %d pid %s comm %s; cmdline %q; limits %v; btime %s\n",
+			self, len(f), f[0], f[1], cmdline, strings.Contains(string(limits), "Max open files            4096"), btime)
 		return
 	case "numcpu":
 		fmt.Println("numcpu", runtime.NumCPU(), "gomaxprocs", runtime.GOMAXPROCS(0))

@@ -123,6 +123,7 @@ func trapGo(tp uint64) {
 	}
 	vec, errCode, cr2 := c.trapVector, c.trapErr, c.trapCR2
 	outOfMemory = false
+	fmapBus = false
 	if vec == 14 {
 		pageFaults++
 	}

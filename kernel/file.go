@@ -489,6 +489,9 @@ func recordLock(f *file, cmd, arg uint64) int64 {
 		return -eINVAL
 	}
 	if cmd == fGetlk || cmd == fOFDGetlk {
+		if typ == fUnlck {
+			return -eINVAL
+		}
 		*(*int16)(unsafe.Pointer(uintptr(arg))) = fUnlck
 		return 0
 	}

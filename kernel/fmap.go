@@ -20,13 +20,12 @@ import "unsafe"
 //     with the mapping. A write through the mapping marks its page dirty
 //     (bit 0 of the tree's slot): pages are mapped read-only until the
 //     first write faults. Dirty pages go to the host (Twrite, up to the
-//     file's size) on msync, fsync, munmap, and exit_group. With one CPU,
-//     write-back maps them read-only again; with more, another CPU may
-//     still hold a writable TLB entry until its next kernel entry, so they
-//     stay writable and dirty, and are written again next time.
+//     file's size) on msync, fsync, munmap, exit_group, a signal's death
+//     and the last thread's exit, and stay dirty (pcWriteback says why).
 //
 // Truncation unmaps the pages past the new end from every mapping before
-// it frees them. Private file mappings are copies made at mmap time.
+// it frees them; a page wholly past the end faults with SIGBUS. Private
+// file mappings are copies made at mmap time.
 
 const pcDirty = 1 // a volume's cached page: written through a mapping
 
@@ -90,7 +89,8 @@ func fmapFault(i int, va uint64, write bool) bool {
 	page := va &^ (pageSize - 1)
 	pg := (m.foff + page - m.start) / pageSize
 	if int64(pg*pageSize) >= inodeSize(nd) {
-		return false // wholly past the end of the file (Linux: SIGBUS)
+		fmapBus = true // wholly past the end of the file
+		return false
 	}
 	e := pte(page, true)
 	if e == nil {
@@ -100,6 +100,7 @@ func fmapFault(i int, va uint64, write bool) bool {
 	if !isRemote(ino) {
 		fr := tmpPage(nd, pg, true)
 		if fr == 0 {
+			fmapBus = true // the tmpfs is full
 			return false
 		}
 		if m.prot&protWrite != 0 {
@@ -126,26 +127,27 @@ func fmapFault(i int, va uint64, write bool) bool {
 		f.refs++
 		r := pcFill(f, fr, pg)
 		fmapFills++
-		releaseFile(fi1 - 1)
-		if r < 0 {
-			tmpRelease(fr, nd.fs)
-			return false
-		}
+		ok := true
 		j := vmaFind(va)
-		if j < 0 || vmas()[j].fi != fi1 || vmas()[j].foff+page-vmas()[j].start != pg*pageSize || nd.pcGen != gen || nd.maps == 0 {
+		switch {
+		case r < 0:
 			tmpRelease(fr, nd.fs)
-			return true
+			fmapBus = true // the host could not read it
+			ok = false
+		case j < 0 || vmas()[j].fi != fi1 || vmas()[j].foff+page-vmas()[j].start != pg*pageSize || nd.pcGen != gen || nd.maps == 0:
+			tmpRelease(fr, nd.fs) // the access is retried
+		default:
+			if slot = tmpSlot(nd, pg, true); slot == nil {
+				tmpRelease(fr, nd.fs)
+				ok = false
+			} else if *slot == 0 {
+				*slot = fr
+			} else {
+				tmpRelease(fr, nd.fs) // another thread read it meanwhile
+			}
 		}
-		if slot = tmpSlot(nd, pg, true); slot == nil {
-			tmpRelease(fr, nd.fs)
-			return false
-		}
-		if *slot == 0 {
-			*slot = fr
-		} else {
-			tmpRelease(fr, nd.fs) // another thread read it meanwhile
-		}
-		return true // the access faults again and maps it
+		releaseFile(fi1 - 1) // last: it may clunk, which may sleep
+		return ok            // the access faults again and maps it
 	}
 	if write && *slot&pcDirty == 0 {
 		*slot |= pcDirty
@@ -191,6 +193,11 @@ func fmapAround(m *vma, page uint64) {
 		*e = *slot&^(pageSize-1) | flags
 	}
 }
+
+// fmapBus is set when a fault in a file mapping fails because of the
+// file (past its end, unreadable, no room): Linux sends SIGBUS for it, not
+// SIGSEGV. trapGo clears it before each fault.
+var fmapBus bool
 
 // fmapFills counts the pages read in for mappings: a caller that sees it
 // change knows it slept (userOK).
@@ -303,6 +310,11 @@ func fmapUnmapFile(nd *inode, from uint64) {
 // fmapSync writes back the dirty pages that the shared mappings of volume
 // files in [start, end) hold (msync, munmap).
 func fmapSync(start, end uint64) int64 {
+	return fmapSyncFile(start, end, nil)
+}
+
+// fmapSyncFile is fmapSync writing through wf where it can (pcWriteback).
+func fmapSyncFile(start, end uint64, wf *file) int64 {
 	var err int64
 	for va := start; va < end; {
 		// Look the mapping up again after each write-back: it sleeps.
@@ -322,7 +334,7 @@ func fmapSync(start, end uint64) int64 {
 		if ino := files[m.fi-1].node; isRemote(ino) {
 			first := (m.foff + lo - m.start) / pageSize
 			last := (m.foff + hi - m.start + pageSize - 1) / pageSize
-			if e := pcWriteback(ino, first, last); e < 0 && err == 0 {
+			if e := pcWriteback(ino, first, last, wf); e < 0 && err == 0 {
 				err = e
 			}
 		}
@@ -337,11 +349,13 @@ func fmapSyncAll() {
 }
 
 // pcWriteback writes the dirty cached pages [first, last) of volume file
-// ino to the host, through a writable open file that maps it. With one
-// CPU a page is marked clean and write-protected before its contents are
-// copied into the request, so a store after that faults and marks it
-// dirty again; with more (lazy TLB shootdown) it stays dirty and writable.
-func pcWriteback(ino int32, first, last uint64) int64 {
+// ino to the host, through wf if it is open for writing, else through a
+// writable open file that maps it (none: nothing can be written). Pages
+// stay dirty and writable: marking one clean would need every CPU's TLB
+// to drop its writable entry first (the shootdown is lazy), and a thread
+// blocked in a system call may hold the page validated for writing. So a
+// page written through a mapping goes to the host at every sync.
+func pcWriteback(ino int32, first, last uint64, wf *file) int64 {
 	nd := ind(ino)
 	if nd.maps == 0 || nd.height == 0 || nd.pcDirtyN <= 0 {
 		return 0
@@ -349,43 +363,23 @@ func pcWriteback(ino int32, first, last uint64) int64 {
 	// Pages wholly past the end of the file are not written (as Linux).
 	last = min(last, tmpCapacity(nd.height)/pageSize, (uint64(max(nd.size, 0))+pageSize-1)/pageSize)
 	var err int64
-	for pg := first; pg < last && nd.pcDirtyN > 0; pg++ {
+	for pg := first; pg < last; pg++ {
 		slot := tmpSlot(nd, pg, false)
 		if slot == nil || *slot&pcDirty == 0 {
 			continue
 		}
-		fi := pcWriter(ino)
-		if fi < 0 {
-			return -eBADF
+		fi := int32(-1)
+		if wf != nil && wf.node == ino && wf.fid != 0 && wf.flags&oAccmode != oRdonly {
+			fi = fileIndex(wf)
+		} else if fi = pcWriter(ino); fi < 0 {
+			return 0 // no open file can write it (it stays dirty)
 		}
 		f := &files[fi]
-		n := int64(pageSize)
-		if end := int64(pg*pageSize) + n; end > nd.size {
-			n = nd.size - int64(pg*pageSize)
-		}
-		if n <= 0 {
-			continue
-		}
-		fr := *slot &^ (pageSize - 1)
-		if !smp {
-			*slot &^= pcDirty
-			nd.pcDirtyN--
-			pcProtect(ino, pg)
-		}
 		f.refs++
-		e := pcPut(f, fr, pg*pageSize, uint64(n)) // sleeps
+		e := pcPut(f, nd, pg) // sleeps
 		releaseFile(fi)
-		if e < 0 {
-			if err == 0 {
-				err = e
-			}
-			// Dirty again, if the page is still there.
-			if nd.maps > 0 && !smp {
-				if slot = tmpSlot(nd, pg, false); slot != nil && *slot&^(pageSize-1) == fr && *slot&pcDirty == 0 {
-					*slot |= pcDirty
-					nd.pcDirtyN++
-				}
-			}
+		if e < 0 && err == 0 {
+			err = e
 		}
 		if nd.maps == 0 {
 			return err // unmapped meanwhile (the cache is gone)
@@ -406,13 +400,26 @@ func pcWriter(ino int32) int32 {
 	return -1
 }
 
-// pcPut writes n bytes of frame fr to open volume file f at off.
-func pcPut(f *file, fr, off, n uint64) int64 {
-	d := devOf(ind(f.node))
+// pcPut writes cached page pg of the file nd to the host through open
+// file f, up to the end of the file. The page is looked up once a 9P slot
+// is ours (waiting for one sleeps, and the page may go meanwhile); its
+// bytes are copied into the request before anything else can run.
+func pcPut(f *file, nd *inode, pg uint64) int64 {
+	d := devOf(nd)
 	s := d.slot()
+	slot := tmpSlot(nd, pg, false)
+	n := int64(pageSize)
+	if end := int64(pg*pageSize) + n; end > nd.size {
+		n = nd.size - int64(pg*pageSize)
+	}
+	if nd.maps == 0 || slot == nil || *slot == 0 || n <= 0 {
+		d.release(s)
+		return 0
+	}
+	fr := *slot &^ (pageSize - 1)
 	m := d.begin(s, p9Twrite)
 	m.u32(f.fid)
-	m.u64(off)
+	m.u64(pg * pageSize)
 	m.u32(uint32(n))
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(m.at(m.n)))), n), unsafe.Slice((*byte)(unsafe.Pointer(uintptr(fr))), n))
 	m.n += uint32(n)
@@ -422,28 +429,6 @@ func pcPut(f *file, fr, off, n uint64) int64 {
 	}
 	d.release(s)
 	return e
-}
-
-// pcProtect maps page pg of ino read-only in every mapping, so that the
-// next write through one marks it dirty again.
-func pcProtect(ino int32, pg uint64) {
-	v := vmas()
-	for i := 0; i < nvma; i++ {
-		m := v[i]
-		if m.fi == 0 || files[m.fi-1].node != ino || pg*pageSize < m.foff {
-			continue
-		}
-		va := m.start + (pg*pageSize - m.foff)
-		if va >= m.end {
-			continue
-		}
-		if e := pte(va, false); e != nil && *e&ptePresent != 0 && *e&pteWrite != 0 {
-			*e &^= pteWrite
-			tlbQueue(va)
-		}
-	}
-	tlbFlush()
-	tlbShootdown()
 }
 
 // pcFree drops a volume file's cached pages >= from; no mapping may map

@@ -219,11 +219,11 @@ func zapRange(start, end uint64) {
 	v := vmas()
 	for i := vmaLower(start); i < nvma && cur < end; i++ {
 		m := v[i]
-		if m.end <= cur || m.fi == 0 {
-			continue
-		}
 		if m.start >= end {
 			break
+		}
+		if m.end <= cur || m.fi == 0 {
+			continue
 		}
 		lo, hi := max(m.start, cur), min(m.end, end)
 		if cur < lo {

@@ -644,6 +644,9 @@ func rMcreate(d *p9dev, dir int32, name []byte, flags, mode uint64) (int32, uint
 		}
 	}
 	rSetAttr(ind(ino), &a)
+	if flags&oTrunc != 0 {
+		pcTruncate(ino, 0) // an existing file truncated: so are its mappings
+	}
 	rTouch(ino)
 	rFresh = ino
 	return ino, openFid, 0
@@ -696,6 +699,7 @@ func rWrite(f *file, p, n uint64, pos int64, usePos bool) int64 {
 		return err
 	}
 	if nd.maps > 0 {
+		nd.pcGen++                   // and after: a read-in that raced the write is stale
 		pcWrote(f.node, p, put, pos) // what the mappings see (fmap.go)
 	}
 	if end := pos + int64(put); end > nd.size {
@@ -800,7 +804,7 @@ func rFsync(f *file, datasync bool) int64 {
 	d := devOf(ind(f.node))
 	fi := rIO(f)
 	defer releaseFile(fi)
-	if e := pcWriteback(f.node, 0, ^uint64(0)); e < 0 {
+	if e := pcWriteback(f.node, 0, ^uint64(0), f); e < 0 {
 		return e // what the program wrote through mappings first
 	}
 	s := d.slot()

@@ -13,7 +13,9 @@ import (
 // clkTck is USER_HZ, the unit of CPU times in /proc.
 const clkTck = 100
 
-var cmdlineTxt string // argv, each NUL-terminated (/proc/1/cmdline)
+// argv, each NUL-terminated, for /proc/1/cmdline: where it lies in the
+// boot info (an address, not a pointer: no write barrier in kernel code).
+var cmdlineAddr, cmdlineLen uint64
 
 // procInit keeps argv for /proc/1/cmdline.
 func procInit(b *abi.BootInfo) {
@@ -25,9 +27,14 @@ func procInit(b *abi.BootInfo) {
 		}
 		n++
 	}
-	if n > 0 {
-		cmdlineTxt = unsafe.String(&strs[0], n)
+	cmdlineAddr, cmdlineLen = b.StringsGPA, uint64(n)
+}
+
+func cmdlineTxt() string {
+	if cmdlineLen == 0 {
+		return ""
 	}
+	return unsafe.String((*byte)(unsafe.Pointer(uintptr(cmdlineAddr))), cmdlineLen)
 }
 
 // vmSize is the address space in use: the image and the mappings.

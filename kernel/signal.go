@@ -414,7 +414,11 @@ func sigreturn(t *thread, frame uint64) bool {
 func faultSignal(t *thread, vector, errCode, cr2 uint64) {
 	switch vector {
 	case 14: // #PF
-		sendSignal(t, sigSEGV, segvCode(cr2), cr2)
+		if fmapBus { // a file mapping's page the file cannot give
+			sendSignal(t, sigBUS, 2, cr2) // BUS_ADRERR
+		} else {
+			sendSignal(t, sigSEGV, segvCode(cr2), cr2)
+		}
 	case 0: // #DE
 		sendSignal(t, sigFPE, 1, t.rip) // FPE_INTDIV
 	case 16, 19: // #MF, #XM
@@ -432,6 +436,10 @@ func faultSignal(t *thread, vector, errCode, cr2 uint64) {
 	// forces it: a blocked or ignored fault signal kills the process).
 	sig := sigSEGV
 	switch vector {
+	case 14:
+		if fmapBus {
+			sig = sigBUS
+		}
 	case 0, 16, 19:
 		sig = sigFPE
 	case 6:

@@ -57,7 +57,7 @@ func textOf(id uint64) string {
 	case txtLimits:
 		return limitsTxt
 	case txtCmdline:
-		return cmdlineTxt
+		return cmdlineTxt()
 	}
 	return ""
 }

@@ -25,6 +25,14 @@ const (
 	protExec  = 4
 )
 
+// vma.flags.
+const (
+	// vmaFilling: a private mapping being filled from a volume file
+	// (fmapCopy, which sleeps); it merges with no neighbour, whose faults
+	// could map zero pages in it meanwhile.
+	vmaFilling = 1
+)
+
 type vma struct {
 	start, end uint64
 	prot       uint32
@@ -122,16 +130,16 @@ func rangeFree(start, end uint64) bool {
 func vmaInsert(start, end uint64, prot uint32) bool {
 	v := vmas()
 	i := vmaLower(start) // the range is free: the first mapping above it
-	if i > 0 && v[i-1].end == start && v[i-1].prot == prot && v[i-1].fi == 0 {
+	if i > 0 && v[i-1].end == start && v[i-1].prot == prot && v[i-1].fi == 0 && v[i-1].flags == 0 {
 		v[i-1].end = end
-		if i < nvma && v[i].start == end && v[i].prot == prot && v[i].fi == 0 {
+		if i < nvma && v[i].start == end && v[i].prot == prot && v[i].fi == 0 && v[i].flags == 0 {
 			v[i-1].end = v[i].end
 			copy(v[i:nvma-1], v[i+1:nvma])
 			nvma--
 		}
 		return true
 	}
-	if i < nvma && v[i].start == end && v[i].prot == prot && v[i].fi == 0 {
+	if i < nvma && v[i].start == end && v[i].prot == prot && v[i].fi == 0 && v[i].flags == 0 {
 		v[i].start = start
 		return true
 	}
@@ -181,8 +189,9 @@ func vmaRemove(start, end uint64) bool {
 	if !vmaSplitAt(start) || !vmaSplitAt(end) {
 		return false
 	}
-	// The references go after the table is consistent again: dropping
-	// one may sleep (a clunk waiting for a 9P slot). A batch at a time.
+	// A file's last reference goes after the table is consistent again:
+	// dropping it may sleep (a clunk waiting for a 9P slot). Others do
+	// not sleep and go at once. A batch at a time.
 	for {
 		v := vmas()
 		i := vmaLower(start)
@@ -190,12 +199,16 @@ func vmaRemove(start, end uint64) bool {
 		var drop [32]int32
 		n := 0
 		for k < nvma && v[k].start < end {
-			if v[k].fi != 0 {
-				if n == len(drop) {
-					break
+			if fi := v[k].fi; fi != 0 {
+				if files[fi-1].refs > 1 {
+					fmapDrop(fi)
+				} else {
+					if n == len(drop) {
+						break
+					}
+					drop[n] = fi
+					n++
 				}
-				drop[n] = v[k].fi
-				n++
 			}
 			k++
 		}
@@ -351,7 +364,7 @@ func mmap(addr, length, prot, flags, fd, off uint64) int64 {
 	case remote != nil:
 		// A mapping of its own (not merged with a neighbour, whose
 		// faults could fill these pages while the copy sleeps).
-		if !vmaAdd(vmaLower(start), vma{start: start, end: start + n, prot: uint32(prot) & (protRead | protWrite | protExec)}) {
+		if !vmaAdd(vmaLower(start), vma{start: start, end: start + n, prot: uint32(prot) & (protRead | protWrite | protExec), flags: vmaFilling}) {
 			return -eNOMEM
 		}
 	default:
@@ -359,8 +372,16 @@ func mmap(addr, length, prot, flags, fd, off uint64) int64 {
 			return -eNOMEM
 		}
 	}
-	if remote != nil && prot != 0 {
-		if e := fmapCopy(remote, start, n, off, uint32(prot)); e < 0 {
+	if remote != nil {
+		e := int64(0)
+		if prot != 0 {
+			e = fmapCopy(remote, start, n, off, uint32(prot))
+		}
+		// Done: the mapping may merge with its neighbours from now on.
+		for i := vmaLower(start); i < nvma && vmas()[i].start < start+n; i++ {
+			vmas()[i].flags &^= vmaFilling
+		}
+		if e < 0 {
 			zapRange(start, start+n)
 			vmaRemove(start, start+n)
 			return e
@@ -491,7 +512,7 @@ func vmaMerge(start, end uint64) {
 	i := max(vmaLower(start)-1, 0)
 	for i+1 < nvma && v[i].start <= end {
 		a, b := &v[i], v[i+1]
-		if a.fi == 0 && b.fi == 0 && a.end == b.start && a.prot == b.prot {
+		if a.fi == 0 && b.fi == 0 && a.flags == 0 && b.flags == 0 && a.end == b.start && a.prot == b.prot {
 			a.end = b.end
 			a.seqNext, a.seqWindow = 0, 0
 			copy(v[i+1:nvma-1], v[i+2:nvma])

@@ -745,6 +745,8 @@ func sysGetdents64(fd, buf, n uint64) int64 {
 		}
 		typ := byte(8) // DT_REG
 		switch ind(ino).kind {
+		case ndFdLink:
+			typ = 10 // DT_LNK
 		case ndDir:
 			typ = 4
 		case ndSymlink:
@@ -780,6 +782,20 @@ func sysGetdents64(fd, buf, n uint64) int64 {
 		if !emit(par, 2, dotName[:]) {
 			goto out
 		}
+	}
+	if dn.data == fdDirMark {
+		// /proc/1/fd: an entry per open descriptor, made as it is read.
+		for fd := uint64(max(f.off-2, 0)); fd < maxFds; fd++ {
+			if fdTable[fd] == 0 {
+				continue
+			}
+			var num textBuf
+			num.dec(fd)
+			if !emit(fdLinkIno, fd+3, num.b[:num.n]) {
+				break
+			}
+		}
+		goto out
 	}
 	for e := dn.first; e != 0; e = den(e).next {
 		d := den(e)

@@ -13,6 +13,14 @@ import (
 // clkTck is USER_HZ, the unit of CPU times in /proc.
 const clkTck = 100
 
+// /proc/1/fd lists the open descriptors (so monitoring can count them);
+// its directory inode's data is fdDirMark, and its entries, made at each
+// read, are links (fdLinkIno, an inode of its own kind, gives their type).
+// Looking an entry up is not supported yet.
+const fdDirMark = 1
+
+var fdLinkIno int32
+
 // argv, each NUL-terminated, for /proc/1/cmdline: where it lies in the
 // boot info (an address, not a pointer: no write barrier in kernel code).
 var cmdlineAddr, cmdlineLen uint64

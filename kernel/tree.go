@@ -125,6 +125,11 @@ func treeInit(b *abi.BootInfo) {
 	mk(self, "stat", ndText, 0o444, txtProcStat)
 	mk(self, "limits", ndText, 0o444, txtLimits)
 	mk(self, "cmdline", ndText, 0o444, txtCmdline)
+	ind(mk(self, "fd", ndDir, 0o500, 0)).data = fdDirMark
+	fdLinkIno = newInode(ndFdLink, fsRoot, 0o700) // names no file: its entries' type
+	if fdLinkIno == 0 {
+		kpanic("mote: out of memory building the file tree")
+	}
 	procInit(b)
 	mkSymlink(proc, "mounts", []byte("self/mounts"))
 	mk(proc, "meminfo", ndText, 0o444, txtMeminfo)

@@ -222,7 +222,8 @@ func TestSysinfo(t *testing.T) {
 	r := mote(t, 30*time.Second, "run", "-m", "96M", images["runtimetest"], "--", "sysinfo")
 	want := "sysinfo total 96 MiB, free>0 true, unit 1; meminfo total 98304 kB\n" +
 		"/dev/stdin chardev false fifo true\n/dev/stdout chardev false fifo true\n/dev/stderr chardev false fifo true\n" +
-		"/proc/self -> 1; stat fields 52 pid 1 comm (runtimetest); cmdline \"runtimetest\\x00sysinfo\\x00\"; limits true; btime ok\n"
+		"/proc/self -> 1; stat fields 52 pid 1 comm (runtimetest); cmdline \"runtimetest\\x00sysinfo\\x00\"; limits true; btime ok\n" +
+		"fd dir <nil>: 2 more after a pipe; first 0 L---------\n"
 	if r.code != 0 || r.stdout != want {
 		t.Errorf("exit %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", r.code, r.stdout, want, r.stderr)
 	}

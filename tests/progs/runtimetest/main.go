@@ -91,6 +91,12 @@ func main() {
 		}
 		fmt.Printf("/proc/self -> %s; stat fields %d pid %s comm %s; cmdline %q; limits %v; btime %s\n",
 			self, len(f), f[0], f[1], cmdline, strings.Contains(string(limits), "Max open files            4096"), btime)
+		before, err := os.ReadDir("/proc/self/fd")
+		r, w, _ := os.Pipe()
+		after, _ := os.ReadDir("/proc/self/fd")
+		r.Close()
+		w.Close()
+		fmt.Printf("fd dir %v: %d more after a pipe; first %s %v\n", err, len(after)-len(before), before[0].Name(), before[0].Type())
 		return
 	case "numcpu":
 		fmt.Println("numcpu", runtime.NumCPU(), "gomaxprocs", runtime.GOMAXPROCS(0))

@@ -57,9 +57,5 @@ func meminfoRead(p, n uint64, pos int64) int64 {
 	line("SwapCached", 0)
 	line("SwapTotal", 0)
 	line("SwapFree", 0)
-	txt := t.str()
-	if pos >= int64(len(txt)) {
-		return 0
-	}
-	return int64(copy(userBytes(p, n), txt[pos:]))
+	return textCopy(&t, p, n, pos)
 }

@@ -446,14 +446,28 @@ func sysMsync(addr, length, flags uint64) int64 {
 	if end < addr {
 		return -eNOMEM
 	}
+	// The mapped parts are synced; a hole in the range then makes it
+	// ENOMEM, as on Linux.
+	hole := false
 	for va := addr; va < end; {
-		i := vmaFind(va)
-		if i < 0 {
-			return -eNOMEM
+		if i := vmaFind(va); i >= 0 {
+			va = vmas()[i].end
+			continue
 		}
-		va = vmas()[i].end
+		hole = true
+		if i := vmaLower(va); i < nvma && vmas()[i].start < end {
+			va = vmas()[i].start
+			continue
+		}
+		break
 	}
-	return fmapSync(addr, end)
+	if e := fmapSync(addr, end); e < 0 {
+		return e
+	}
+	if hole {
+		return -eNOMEM
+	}
+	return 0
 }
 
 func sysMprotect(addr, length, prot uint64) int64 {

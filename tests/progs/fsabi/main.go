@@ -1936,6 +1936,11 @@ func mmaps() {
 	p("msync", en(unix.Msync(rw, unix.MS_SYNC)))
 	p("msync_async", en(unix.Msync(rw[:pg], unix.MS_ASYNC)))
 	p("msync_unaligned", en(unix.Msync(rw[1:], unix.MS_SYNC)))
+	// A range with a hole: the mapped part is synced, then ENOMEM.
+	if _, _, e := unix.Syscall(unix.SYS_MUNMAP, uintptr(unsafe.Pointer(&rw[2*pg])), pg, 0); e != 0 {
+		fatal(e)
+	}
+	p("msync_hole", en(unix.Msync(rw, unix.MS_SYNC)))
 	// A later write, unmapped without msync, is in the file too.
 	copy(rw[10:], "late")
 	p("munmap_rw", en(unix.Munmap(rw)))

@@ -56,6 +56,12 @@ func cacheKey(opts Options, workDir, sealSum string) string {
 	h := sha256.New()
 	field := func(tag string, s string) { fmt.Fprintf(h, "%s%d:%s\n", tag, len(s), s) }
 	field("dir", opts.Dir)
+	if opts.NoTZData {
+		field("notz", "1")
+	}
+	if opts.NoCACerts {
+		field("noca", "1")
+	}
 	if opts.Test {
 		field("test", "1")
 		if opts.CoverMode != "" {

@@ -77,6 +77,7 @@ func setup() error {
 		"memtest":     "./progs/memtest",
 		"lazybss":     "./progs/lazybss",
 		"kvstore":     "./progs/kvstore",
+		"sysfiles":    "./progs/sysfiles",
 		"oom":         "./progs/oom",
 		"cat":         "./progs/cat",
 		"nettest":     "./progs/nettest",
@@ -226,6 +227,16 @@ func TestSysinfo(t *testing.T) {
 		"fd dir <nil>: 2 more after a pipe; first 0 L---------\n"
 	if r.code != 0 || r.stdout != want {
 		t.Errorf("exit %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", r.code, r.stdout, want, r.stderr)
+	}
+}
+
+// A program finds the time zone database and, with a network, the root
+// certificates, as on a Linux machine (mote build adds them).
+func TestTimeZonesAndRoots(t *testing.T) {
+	t.Parallel()
+	r := mote(t, 30*time.Second, "run", images["sysfiles"])
+	if want := "tz 2026-01-15T07:00:00-05:00\nroots true\n"; r.code != 0 || r.stdout != want {
+		t.Errorf("exit %d, stdout %q, want %q; stderr %q", r.code, r.stdout, want, r.stderr)
 	}
 }
 

@@ -25,6 +25,8 @@ func newBuildCmd(stderr io.Writer) *cobra.Command {
 		files   []string
 		workdir string
 		tagRef  string
+		tzdata  bool
+		caCerts bool
 	)
 	cmd := &cobra.Command{
 		Use:   "build [flags] [PACKAGE | FILE.go ...]",
@@ -117,14 +119,16 @@ latest; mote run NAME[:TAG] boots it from there.`,
 			defer stop()
 			prog := startProgress(progressWriter(stderr, verbose), "building "+buildWhat(pkgs))
 			res, err := build.Build(ctx, build.Options{
-				Args:    pkgs,
-				Output:  output,
-				Env:     env,
-				RunArgs: args,
-				Seal:    seal,
-				WorkDir: workdir,
-				Verbose: verbose,
-				Stderr:  stderr,
+				Args:      pkgs,
+				Output:    output,
+				Env:       env,
+				RunArgs:   args,
+				Seal:      seal,
+				WorkDir:   workdir,
+				NoTZData:  !tzdata,
+				NoCACerts: !caCerts,
+				Verbose:   verbose,
+				Stderr:    stderr,
 			})
 			prog.done(err == nil)
 			if err != nil {
@@ -159,6 +163,8 @@ latest; mote run NAME[:TAG] boots it from there.`,
 	f.StringVar(&workdir, "workdir", "", "the program's working directory in the guest, an absolute path `DIR` (default /)")
 	f.StringVarP(&tagRef, "tag", "t", "", "name the image `NAME[:TAG]` in the local image store (default: the output file's name without .img, tag latest)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print the go commands run and what was rewritten")
+	f.BoolVar(&tzdata, "tzdata", true, "embed Go's time zone database (time/tzdata, ~0.8 MiB), so time.LoadLocation works in the guest; --tzdata=false leaves it out")
+	f.BoolVar(&caCerts, "ca-certs", true, "for a program with a network, seal this machine's root certificates at "+build.CACertsGuestPath+" (unless --dir/--file put something there), so TLS clients can verify servers; --ca-certs=false leaves them out")
 	return cmd
 }
 

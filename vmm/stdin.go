@@ -107,8 +107,8 @@ func (v *vm) hcRead(c *vcpu, gpa uint64) {
 	})
 }
 
-// isTerminal reports whether s is a file that is a terminal.
-func isTerminal(s any) bool {
+// IsTerminal reports whether s is a file that is a terminal.
+func IsTerminal(s any) bool {
 	f, ok := s.(*os.File)
 	if !ok || f == nil {
 		return false

@@ -348,7 +348,7 @@ func newVM(cfg Config) (_ *vm, err error) {
 				bi.Flags |= abi.BootFlagProfile
 			}
 			for fd, s := range []any{cfg.Stdin, cfg.Stdout, cfg.Stderr} {
-				if isTerminal(s) {
+				if IsTerminal(s) {
 					bi.Flags |= abi.BootFlagTTY << fd
 				}
 			}

@@ -3,11 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/motevm/mote/vmm"
 )
 
 // progressDelay is how long a step may take before mote says what it is
@@ -67,14 +66,7 @@ func (p *progress) done(ok bool) {
 }
 
 // isTerminal reports whether w is a terminal (a variable for tests).
-var isTerminal = func(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
-}
+var isTerminal = func(w io.Writer) bool { return vmm.IsTerminal(w) }
 
 // progressWriter is where a build's progress goes: nowhere when verbose
 // (the steps are printed instead).

@@ -271,25 +271,15 @@ func fmapCopy(f *file, start, n, off uint64, prot uint32) int64 {
 // shared file mapping, without freeing the frames (the file's).
 func fmapUnmap(start, end uint64) { unmapPages(start, end, false) }
 
-// fmapUnmapPage clears the entries that map page pg of the file nd.
-func fmapUnmapPage(nd *inode, pg uint64) {
-	v := vmas()
-	for i := 0; i < nvma; i++ {
-		m := v[i]
-		if m.fi == 0 || ind(files[m.fi-1].node) != nd || pg*pageSize < m.foff {
-			continue
-		}
-		if va := m.start + (pg*pageSize - m.foff); va < m.end {
-			fmapUnmap(va, va+pageSize)
-		}
-	}
-}
-
-// fmapUnmapFile clears the entries that map pages >= from of the file nd
-// in every mapping, before truncation frees them.
-func fmapUnmapFile(nd *inode, from uint64) {
+// fmapUnmapFile clears the entries that map pages [from, to) of the file
+// nd in every mapping, before they are freed (truncation, a dropped page).
+func fmapUnmapFile(nd *inode, from, to uint64) {
 	if nd.maps == 0 {
 		return
+	}
+	fromOff, toOff := from*pageSize, ^uint64(0)
+	if to < toOff/pageSize {
+		toOff = to * pageSize
 	}
 	v := vmas()
 	for i := 0; i < nvma; i++ {
@@ -297,12 +287,9 @@ func fmapUnmapFile(nd *inode, from uint64) {
 		if m.fi == 0 || ind(files[m.fi-1].node) != nd {
 			continue
 		}
-		lo := m.start
-		if off := from * pageSize; off > m.foff {
-			lo = m.start + (off - m.foff)
-		}
-		if lo < m.end {
-			fmapUnmap(lo, m.end)
+		lo, hi := max(fromOff, m.foff), min(toOff, m.foff+(m.end-m.start))
+		if lo < hi {
+			fmapUnmap(m.start+(lo-m.foff), m.start+(hi-m.foff))
 		}
 	}
 }
@@ -310,11 +297,6 @@ func fmapUnmapFile(nd *inode, from uint64) {
 // fmapSync writes back the dirty pages that the shared mappings of volume
 // files in [start, end) hold (msync, munmap).
 func fmapSync(start, end uint64) int64 {
-	return fmapSyncFile(start, end, nil)
-}
-
-// fmapSyncFile is fmapSync writing through wf where it can (pcWriteback).
-func fmapSyncFile(start, end uint64, wf *file) int64 {
 	var err int64
 	for va := start; va < end; {
 		// Look the mapping up again after each write-back: it sleeps.
@@ -334,7 +316,7 @@ func fmapSyncFile(start, end uint64, wf *file) int64 {
 		if ino := files[m.fi-1].node; isRemote(ino) {
 			first := (m.foff + lo - m.start) / pageSize
 			last := (m.foff + hi - m.start + pageSize - 1) / pageSize
-			if e := pcWriteback(ino, first, last, wf); e < 0 && err == 0 {
+			if e := pcWriteback(ino, first, last, nil); e < 0 && err == 0 {
 				err = e
 			}
 		}
@@ -453,7 +435,7 @@ func pcTruncate(ino int32, size int64) {
 		return
 	}
 	keep := (uint64(size) + pageSize - 1) / pageSize
-	fmapUnmapFile(nd, keep)
+	fmapUnmapFile(nd, keep, ^uint64(0))
 	pcFree(nd, keep)
 	if in := uint64(size) % pageSize; in != 0 {
 		if slot := tmpSlot(nd, uint64(size)/pageSize, false); slot != nil && *slot != 0 {
@@ -533,7 +515,7 @@ func pcWrote(ino int32, p, n uint64, pos int64) {
 		first, last := uint64(pos)/pageSize, (uint64(pos)+n+pageSize-1)/pageSize
 		for pg := first; pg < last; pg++ {
 			if slot := tmpSlot(nd, pg, false); slot != nil && *slot != 0 && *slot&pcDirty == 0 {
-				fmapUnmapPage(nd, pg)
+				fmapUnmapFile(nd, pg, pg+1)
 				tmpReleaseMapped(*slot&^(pageSize-1), nd.fs)
 				*slot = 0
 			}

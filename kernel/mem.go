@@ -321,12 +321,11 @@ func userOK(p, n uint64, write bool) bool {
 		return false
 	}
 	// A page of a volume file's mapping is read from the host, which
-	// sleeps: other threads may then unmap or protect pages already
-	// looked at, so the range is looked at again until a pass reads
-	// nothing in.
+	// sleeps (and is mapped only by the next look: fmapFault): other
+	// threads may meanwhile unmap or protect pages already looked at, so
+	// the range is looked at again until a pass reads nothing in.
 	for pass := 0; pass < 16; pass++ {
 		fills := fmapFills
-		missing := false
 		for va := p &^ (pageSize - 1); va < end; va += pageSize {
 			e := pte(va, false)
 			if e != nil && *e&ptePresent != 0 && (!write || *e&pteWrite != 0) {
@@ -335,11 +334,8 @@ func userOK(p, n uint64, write bool) bool {
 			if !populate(va, write) {
 				return false
 			}
-			if e = pte(va, false); e == nil || *e&ptePresent == 0 || (write && *e&pteWrite == 0) {
-				missing = true // read in, to be mapped by the next pass
-			}
 		}
-		if !missing && fmapFills == fills {
+		if fmapFills == fills {
 			return true
 		}
 	}

@@ -143,7 +143,7 @@ func tmpFree(fs uint8, slot *uint64, lvl uint8, base, from uint64, mapped bool) 
 func tmpTruncate(nd *inode, size int64) {
 	keep := (uint64(size) + pageSize - 1) / pageSize
 	mapped := nd.maps > 0 || nd.everMapped
-	fmapUnmapFile(nd, keep) // shared mappings of the pages about to go
+	fmapUnmapFile(nd, keep, ^uint64(0)) // shared mappings of the pages about to go
 	tmpFree(nd.fs, &nd.data, nd.height, 0, keep, mapped)
 	if nd.data == 0 {
 		nd.height = 0
